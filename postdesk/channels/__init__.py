@@ -1,0 +1,1 @@
+"""Support addresses (hosted and external), their verification and routing."""

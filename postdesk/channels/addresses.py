@@ -1,0 +1,53 @@
+"""Looking up support addresses: the system address, and which recipients the desk accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from postdesk.channels.models import AddressKind, SupportAddress
+from postdesk.tickets.models import normalize_email
+
+
+def desk_domain() -> str:
+    return str(settings.POSTDESK.mail_domain)
+
+
+def ensure_system_address() -> SupportAddress:
+    """The system address ``support@<desk domain>`` always exists (SPEC §2)."""
+    email = settings.POSTDESK.system_address
+    with transaction.atomic():
+        address, created = SupportAddress.objects.get_or_create(
+            email=email,
+            defaults={"name": "Support", "kind": AddressKind.HOSTED, "is_system": True},
+        )
+        if not address.is_system:
+            address.is_system = True
+            address.save(update_fields=["is_system", "updated_at"])
+        if not SupportAddress.objects.filter(default=True).exists():
+            address.default = True
+            address.save(update_fields=["default", "updated_at"])
+    return address
+
+
+def ensure_system_address_after_migrate(**kwargs: Any) -> None:
+    ensure_system_address()
+
+
+def is_desk_domain(domain: str) -> bool:
+    return domain.lower() == desk_domain()
+
+
+def accepts_recipient(address: str) -> bool:
+    """Whether mail to ``address`` is ours to take. Any local part at the desk domain is
+    (wildcard, SPEC F1); so is any registered support address. Everything else is refused
+    at RCPT: Postdesk is never a relay."""
+    email = normalize_email(address)
+    local, at, domain = email.rpartition("@")
+    if not at or not local:
+        return False
+    if is_desk_domain(domain):
+        return True
+    return SupportAddress.objects.filter(email=email).exists()

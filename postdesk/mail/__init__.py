@@ -1,0 +1,1 @@
+"""Pure email logic: parsing, charsets, addresses, rules, tokens. No Django, no sockets."""

@@ -1,0 +1,45 @@
+"""The SMTP envelope and connection facts that travel with a raw mail into the spool.
+
+Every inbound transport (SMTP, LMTP, pipe, HTTP, IMAP) fills one of these; the admin later
+reads it to see exactly how a mail reached the desk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Transport:
+    SMTP = "smtp"
+    LMTP = "lmtp"
+    PIPE = "pipe"
+    HTTP = "http"
+    IMAP = "imap"
+
+    ALL = (SMTP, LMTP, PIPE, HTTP, IMAP)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    transport: str
+    rcpt_tos: tuple[str, ...]
+    mail_from: str = ""
+    peer_ip: str = ""
+    helo: str = ""
+    tls: bool = False
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.transport not in Transport.ALL:
+            raise ValueError(f"unknown transport {self.transport!r}")
+        if not self.rcpt_tos:
+            raise ValueError("an envelope needs at least one recipient")
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rcpt_tos"] = list(self.rcpt_tos)
+        data["received_at"] = self.received_at.isoformat()
+        return data

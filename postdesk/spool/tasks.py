@@ -1,0 +1,94 @@
+"""The background task that turns a spooled mail into a ticket, with retries.
+
+Processing is one transaction: a mail is either fully applied (ticket, comment, attachments
+rows, status) or not at all. The task is idempotent, so running it twice (a retry racing a
+re-queued task, a worker killed after commit but before the task was marked done) changes
+nothing the second time. Errors in our code or our database are retried with backoff; after
+the last attempt the mail is marked ``failed`` with its error and waits for an admin to
+reprocess it. A mail whose processing kills the worker itself is noticed through the task's
+claim count, so it cannot crash workers in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from django.db import transaction
+from django.tasks import TaskContext, task
+from django.utils import timezone
+
+from postdesk.jobs.retry import INBOUND
+from postdesk.spool.models import InboundMessage, InboundStatus
+
+logger = logging.getLogger(__name__)
+
+# A task claimed this many times never finished: each claim was a worker that died under it.
+MAX_CRASHES = 3
+
+
+@task(queue_name="inbound", takes_context=True)
+def process_inbound(context: TaskContext, message_id: int) -> str:
+    if context.attempt > MAX_CRASHES:
+        record_failure(
+            message_id,
+            f"processing stopped the worker {context.attempt - 1} times",
+            retry=False,
+        )
+        return "crashed"
+    try:
+        return run_pipeline(message_id)
+    except Exception as exc:
+        logger.exception("inbound %s failed", message_id)
+        record_failure(message_id, "".join(traceback.format_exception(exc))[-8000:])
+        return "error"
+
+
+def run_pipeline(message_id: int) -> str:
+    from postdesk.inbound.pipeline import process
+
+    with transaction.atomic():
+        message = InboundMessage.objects.select_for_update().get(pk=message_id)
+        if message.status in InboundStatus.finished():
+            return "already-finished"
+        process(message)
+        message.attempts += 1
+        message.finished_at = timezone.now()
+        message.last_error = ""
+        message.next_attempt_at = None
+        message.save()
+        return str(message.status)
+
+
+def record_failure(message_id: int, error: str, *, retry: bool = True) -> None:
+    """Count the failed attempt; schedule the next one or give up (``failed``)."""
+    with transaction.atomic():
+        message = InboundMessage.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or message.status in InboundStatus.finished():
+            return
+        message.attempts += 1
+        message.last_error = error
+        now = timezone.now()
+        next_at = INBOUND.next_attempt_at(message.attempts, now) if retry else None
+        if next_at is None:
+            message.status = InboundStatus.FAILED
+            message.next_attempt_at = None
+            logger.error("inbound %s failed for good after %d attempts", message_id, message.attempts)
+        else:
+            message.status = InboundStatus.RETRYING
+            message.next_attempt_at = next_at
+            process_inbound.using(run_after=next_at).enqueue(message_id)
+        message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+
+
+def reprocess(message_id: int) -> bool:
+    """Queue a failed (or stuck) mail again, as an admin asks. False if it is finished."""
+    with transaction.atomic():
+        updated = (
+            InboundMessage.objects.filter(pk=message_id)
+            .exclude(status__in=InboundStatus.finished())
+            .update(status=InboundStatus.QUEUED, next_attempt_at=None, attempts=0)
+        )
+        if updated:
+            process_inbound.enqueue(message_id)
+    return bool(updated)

@@ -1,0 +1,237 @@
+"""The desk's SMTP server and its LMTP twin (aiosmtpd), the ``postdesk smtpd`` process.
+
+The protocol side knows nothing of policy: ``SpoolHandler`` decides recipients and hands the
+bytes to ``spool.accept``. The event loop never blocks: database work runs in a thread
+through ``sync_to_async``. Nothing is parsed here.
+
+RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 6531 (SMTPUTF8). Bare CR or LF inside
+DATA is refused (RFC 5321 §2.3.8): accepting it is what makes SMTP smuggling possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
+from asgiref.sync import sync_to_async
+
+from postdesk.mail import statuscodes
+from postdesk.mail.envelope import Envelope, Transport
+
+logger = logging.getLogger(__name__)
+
+BARE_LINE_ENDING = re.compile(rb"(?<!\r)\n|\r(?!\n)")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_size: int = 50 * 1024 * 1024
+    max_recipients: int = 100
+    max_connections: int = 200
+    idle_timeout: float = 300.0
+    max_line_length: int = 1024 * 1024
+
+
+def _redact(address: str) -> str:
+    local, at, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if at else "***"
+
+
+class SpoolHandler:
+    """aiosmtpd handler: RCPT policy and DATA into the spool."""
+
+    def __init__(self, limits: Limits, transport: str = Transport.SMTP) -> None:
+        self.limits = limits
+        self.transport = transport
+        self._check_recipient = sync_to_async(_accepts_recipient, thread_sensitive=False)
+        self._accept = sync_to_async(_accept, thread_sensitive=False)
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SmtpEnvelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.limits.max_recipients:
+            return statuscodes.TOO_MANY_RECIPIENTS
+        try:
+            known = await self._check_recipient(address)
+        except Exception:
+            logger.exception("recipient check failed")
+            return statuscodes.TRY_LATER
+        if not known:
+            logger.info("refused recipient %s", _redact(address))
+            return statuscodes.UNKNOWN_RECIPIENT
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.append(rcpt_options)
+        return statuscodes.OK_RCPT
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        raw = envelope.original_content or b""
+        if BARE_LINE_ENDING.search(raw):
+            return self._per_recipient(server, envelope, statuscodes.BARE_LINE_ENDING)
+        peer = session.peer
+        spool_envelope = Envelope(
+            transport=self.transport,
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            mail_from=envelope.mail_from or "",
+            peer_ip=str(peer[0]) if isinstance(peer, tuple) else "",
+            helo=session.host_name or "",
+            tls=session.ssl is not None,
+            extra=dict(getattr(session, "xforward", {}) or {}),
+        )
+        try:
+            accepted = await self._accept(raw, spool_envelope, self.limits.max_message_size)
+        except _TooLarge:
+            return self._per_recipient(server, envelope, statuscodes.TOO_LARGE)
+        except Exception:
+            logger.exception("spooling failed; asking the client to retry")
+            return self._per_recipient(server, envelope, statuscodes.TRY_LATER)
+        return self._per_recipient(server, envelope, statuscodes.queued(accepted.message_id))
+
+    def _per_recipient(self, server: SMTP, envelope: SmtpEnvelope, reply: str) -> str:
+        # LMTP answers DATA once per recipient (RFC 2033 §4.2); the stored mail is one row
+        # for all of them, so every recipient gets the same answer.
+        if isinstance(server, LMTP):
+            return "\r\n".join([reply] * len(envelope.rcpt_tos))
+        return reply
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _accepts_recipient(address: str) -> bool:
+    from django.db import close_old_connections
+
+    from postdesk.channels.addresses import accepts_recipient
+
+    close_old_connections()
+    return accepts_recipient(address)
+
+
+def _accept(raw: bytes, envelope: Envelope, max_size: int) -> Any:
+    from django.db import close_old_connections
+
+    from postdesk.spool.accept import MessageTooLarge, accept
+
+    close_old_connections()
+    try:
+        return accept(raw, envelope, max_size=max_size)
+    except MessageTooLarge as exc:
+        raise _TooLarge() from exc
+
+
+class DeskSMTP(SMTP):
+    """SMTP with long DATA lines allowed (real mail has them) and XFORWARD from loopback,
+    which ``postdesk deliver`` uses to say the mail came through an MTA pipe."""
+
+    line_length_limit = Limits.max_line_length
+
+    async def smtp_XFORWARD(self, arg: str) -> None:
+        peer = self.session.peer
+        if not (isinstance(peer, tuple) and str(peer[0]) in ("127.0.0.1", "::1")):
+            await self.push("550 5.7.0 XFORWARD not allowed from this address")
+            return
+        values = dict(item.partition("=")[::2] for item in (arg or "").split())
+        self.session.xforward = {k.lower(): v[:255] for k, v in values.items()}  # type: ignore[attr-defined]
+        await self.push("250 2.0.0 Ok")
+
+
+class DeskLMTP(LMTP):
+    line_length_limit = Limits.max_line_length
+
+
+class _ConnectionCounter:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+
+def _protocol_factory(
+    protocol_class: type[SMTP], handler: SpoolHandler, limits: Limits, counter: _ConnectionCounter,
+    hostname: str, tls_context: ssl.SSLContext | None,
+) -> Any:
+    def make() -> SMTP:
+        server = protocol_class(
+            handler,
+            data_size_limit=limits.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=hostname,
+            ident="Postdesk",
+            timeout=limits.idle_timeout,
+            tls_context=tls_context,
+        )
+        original_made = server.connection_made
+        original_lost = server.connection_lost
+        rejected = False
+
+        def connection_made(transport: asyncio.BaseTransport) -> None:
+            nonlocal rejected
+            counter.open += 1
+            if counter.open > counter.limit:
+                rejected = True
+                transport.write((statuscodes.TOO_MANY_CONNECTIONS + "\r\n").encode())  # type: ignore[attr-defined]
+                transport.close()
+                return
+            original_made(transport)
+
+        def connection_lost(error: Exception | None) -> None:
+            counter.open -= 1
+            if not rejected:
+                original_lost(error)
+
+        server.connection_made = connection_made  # type: ignore[method-assign]
+        server.connection_lost = connection_lost  # type: ignore[method-assign]
+        return server
+
+    return make
+
+
+async def serve(
+    *, host: str, port: int, lmtp_socket: str | None, limits: Limits, hostname: str,
+    tls_context: ssl.SSLContext | None = None, ready: asyncio.Event | None = None,
+) -> None:
+    """Run the SMTP listener (and the LMTP socket if asked) until cancelled or signalled."""
+    loop = asyncio.get_running_loop()
+    counter = _ConnectionCounter(limits.max_connections)
+    servers = []
+    smtp_factory = _protocol_factory(
+        DeskSMTP, SpoolHandler(limits, Transport.SMTP), limits, counter, hostname, tls_context
+    )
+    servers.append(await loop.create_server(smtp_factory, host=host, port=port))
+    logger.info("SMTP listening on %s:%s", host, port)
+    if lmtp_socket:
+        Path(lmtp_socket).unlink(missing_ok=True)
+        lmtp_factory = _protocol_factory(
+            DeskLMTP, SpoolHandler(limits, Transport.LMTP), limits, counter, hostname, None
+        )
+        servers.append(await loop.create_unix_server(lmtp_factory, path=lmtp_socket))
+        os.chmod(lmtp_socket, 0o660)
+        logger.info("LMTP listening on %s", lmtp_socket)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass  # not the main thread (tests): cancellation stops us instead
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()

@@ -1,0 +1,1 @@
+"""The browser side of Postdesk: sign-in, the agent's ticket views, health."""

@@ -1,0 +1,130 @@
+"""Shared fixtures: literal test mails, running queued tasks, a live SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from email.utils import format_datetime, make_msgid
+from datetime import UTC, datetime
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_mail(
+    *,
+    sender: str = "Ada Lovelace <ada@example.com>",
+    to: str = "support@desk.test",
+    subject: str = "Printer on fire",
+    body: str = "Hello,\r\nmy printer is on fire.\r\n",
+    message_id: str | None = None,
+    extra_headers: str = "",
+) -> bytes:
+    """A small RFC 5322 mail as the bytes an MTA would hand over (CRLF line endings)."""
+    message_id = message_id or make_msgid(domain="example.com")
+    head = (
+        f"From: {sender}\r\n"
+        f"To: {to}\r\n"
+        f"Subject: {subject}\r\n"
+        f"Date: {format_datetime(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))}\r\n"
+        f"Message-ID: {message_id}\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n"
+        f"{extra_headers}"
+    )
+    return (head + "\r\n" + body).encode("utf-8")
+
+
+@pytest.fixture
+def mail() -> Callable[..., bytes]:
+    return make_mail
+
+
+def run_queued_tasks(max_tasks: int = 1000) -> int:
+    """Run every task that is due, in this process, as a worker would. Returns how many."""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    before = DBTaskResult.objects.finished().count()
+    worker = Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=max_tasks,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    worker.run()
+    return DBTaskResult.objects.finished().count() - before
+
+
+@pytest.fixture
+def run_tasks() -> Callable[..., int]:
+    return run_queued_tasks
+
+
+class LiveSMTP:
+    """``postdesk smtpd``'s server running in a thread of the test process."""
+
+    def __init__(self, lmtp_socket: str | None = None, **limits: object) -> None:
+        from postdesk.transports.smtp import Limits
+
+        self.port = free_port()
+        self.lmtp_socket = lmtp_socket
+        self.limits = Limits(**limits)  # type: ignore[arg-type]
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.ready = threading.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def _run(self) -> None:
+        from postdesk.transports.smtp import serve
+
+        asyncio.set_event_loop(self.loop)
+        started = asyncio.Event()
+
+        async def main() -> None:
+            self.task = asyncio.current_task()
+            waiter = asyncio.ensure_future(started.wait())
+            server = asyncio.ensure_future(
+                serve(host="127.0.0.1", port=self.port, lmtp_socket=self.lmtp_socket,
+                      limits=self.limits, hostname="desk.test", ready=started)
+            )
+            await waiter
+            self.ready.set()
+            try:
+                await server
+            except asyncio.CancelledError:
+                server.cancel()
+
+        try:
+            self.loop.run_until_complete(main())
+        except asyncio.CancelledError:
+            pass
+
+    def __enter__(self) -> LiveSMTP:
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise RuntimeError("SMTP server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_smtp(transactional_db: None) -> Iterator[LiveSMTP]:
+    with LiveSMTP() as server:
+        yield server
