@@ -102,7 +102,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from postdesk.operations import format_status, status
 
     report = status()
-    print(json.dumps(report, indent=None if args.json else 2) if args.json else format_status(report))
+    print(
+        json.dumps(report, indent=None if args.json else 2) if args.json else format_status(report)
+    )
     return 0
 
 
@@ -123,10 +125,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postdesk", description="Postdesk help desk email channel")
+    parser = argparse.ArgumentParser(
+        prog="postdesk", description="Postdesk help desk email channel"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(handler=handler)
         return command

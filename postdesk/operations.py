@@ -55,8 +55,9 @@ def status() -> dict[str, Any]:
 
 def _outbound_counts() -> dict[str, int]:
     counts = {"queued": 0, "sent": 0, "failed": 0}
-    if apps.is_installed("postdesk.outbound"):
-        model = apps.get_model("outbound", "OutboundMessage")
+    app_label = "outbound"
+    if apps.is_installed(f"postdesk.{app_label}"):
+        model = apps.get_model(app_label, "OutboundMessage")
         for state, n in model.objects.values_list("status").annotate(n=Count("id")).order_by():
             if state in counts:
                 counts[state] = n
@@ -72,7 +73,9 @@ def format_status(report: dict[str, Any]) -> str:
         "outbound: " + ", ".join(f"{k} {v}" for k, v in report["outbound"].items()),
     ]
     for kind, states in sorted(report["addresses"].items()):
-        lines.append(f"{kind} addresses: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+        lines.append(
+            f"{kind} addresses: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+        )
     return "\n".join(lines)
 
 

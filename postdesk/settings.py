@@ -97,6 +97,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -113,6 +114,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 ATTACHMENTS_DIR = DATA_DIR / "attachments"
+# Raw mail posted to /inbound/mime may be as large as the message size limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = POSTDESK.max_message_size + 1024 * 1024
 
 LOGGING = {
     "version": 1,

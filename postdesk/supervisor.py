@@ -115,7 +115,10 @@ def run_all(workers: int = 1) -> int:
                 if code is None or stopping:
                     continue
                 if child.crashed_too_often(time.monotonic()):
-                    print(f"postdesk: {child.name} keeps exiting (last code {code}); stopping", file=sys.stderr)
+                    print(
+                        f"postdesk: {child.name} keeps exiting (last code {code}); stopping",
+                        file=sys.stderr,
+                    )
                     stopping = True
                     exit_code = 1
                     break

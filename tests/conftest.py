@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from email.utils import format_datetime, make_msgid
 from datetime import UTC, datetime
+from email.utils import format_datetime, make_msgid
 
 import pytest
 
@@ -50,11 +51,13 @@ def mail() -> Callable[..., bytes]:
 
 def run_queued_tasks(max_tasks: int = 1000) -> int:
     """Run every task that is due, in this process, as a worker would. Returns how many."""
-    from django_tasks_db.management.commands.db_worker import Worker
+    from unittest import mock
+
+    from django_tasks_db.management.commands import db_worker
     from django_tasks_db.models import DBTaskResult
 
     before = DBTaskResult.objects.finished().count()
-    worker = Worker(
+    worker = db_worker.Worker(
         queue_names=["*"],
         interval=0,
         batch=True,
@@ -64,7 +67,10 @@ def run_queued_tasks(max_tasks: int = 1000) -> int:
         worker_id="test-worker",
         excluded_queue_names=[],
     )
-    worker.run()
+    # The worker closes "old" connections between tasks; inside a test's transaction that
+    # would close the test's own PostgreSQL connection.
+    with mock.patch.object(db_worker, "close_old_connections", lambda: None):
+        worker.run()
     return DBTaskResult.objects.finished().count() - before
 
 
@@ -97,8 +103,14 @@ class LiveSMTP:
             self.task = asyncio.current_task()
             waiter = asyncio.ensure_future(started.wait())
             server = asyncio.ensure_future(
-                serve(host="127.0.0.1", port=self.port, lmtp_socket=self.lmtp_socket,
-                      limits=self.limits, hostname="desk.test", ready=started)
+                serve(
+                    host="127.0.0.1",
+                    port=self.port,
+                    lmtp_socket=self.lmtp_socket,
+                    limits=self.limits,
+                    hostname="desk.test",
+                    ready=started,
+                )
             )
             await waiter
             self.ready.set()
@@ -107,10 +119,8 @@ class LiveSMTP:
             except asyncio.CancelledError:
                 server.cancel()
 
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             self.loop.run_until_complete(main())
-        except asyncio.CancelledError:
-            pass
 
     def __enter__(self) -> LiveSMTP:
         self.thread.start()

@@ -10,6 +10,6 @@ import tempfile
 os.environ.setdefault("POSTDESK_DATA_DIR", tempfile.mkdtemp(prefix="postdesk-test-"))
 os.environ.setdefault("POSTDESK_MAIL_DOMAIN", "desk.test")
 
-from postdesk.settings import *  # noqa: E402, F403
+from postdesk.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only

@@ -19,7 +19,7 @@ def ensure_system_address() -> SupportAddress:
     """The system address ``support@<desk domain>`` always exists (SPEC §2)."""
     email = settings.POSTDESK.system_address
     with transaction.atomic():
-        address, created = SupportAddress.objects.get_or_create(
+        address, _created = SupportAddress.objects.get_or_create(
             email=email,
             defaults={"name": "Support", "kind": AddressKind.HOSTED, "is_system": True},
         )

@@ -28,7 +28,9 @@ def user_for(address: Address) -> User:
     return user
 
 
-def choose_requester(reply_to: tuple[Address, ...], from_address: Address | None) -> tuple[Address | None, str]:
+def choose_requester(
+    reply_to: tuple[Address, ...], from_address: Address | None
+) -> tuple[Address | None, str]:
     """SPEC F8: the first Reply-To address, else From (as Zendesk). Returns the rule used."""
     for candidate in reply_to:
         if candidate.email and "@" in candidate.email:

@@ -1,4 +1,4 @@
-"""Turn one spooled mail into a ticket or a comment (SPEC F6–F9).
+"""Turn one spooled mail into a ticket or a comment (SPEC F6-F9).
 
 ``process(message)`` runs inside the worker's processing transaction (see
 ``postdesk.spool.tasks``): whatever it writes commits together with the mail's new status,
@@ -104,7 +104,9 @@ def _received_at(work: Work) -> SupportAddress | None:
     }
     for name in received_at_rules.HEADER_SOURCES[2:]:
         header_addresses[name] = [v.strip().strip("<>") for v in parsed.headers.get_all(name)]
-    all_candidates = {a for _, a in received_at_rules.candidates(header_addresses, work.message.rcpt_tos)}
+    all_candidates = {
+        a for _, a in received_at_rules.candidates(header_addresses, work.message.rcpt_tos)
+    }
     addresses = {
         a.email: a
         for a in SupportAddress.objects.filter(email__in=all_candidates).select_related(
@@ -132,9 +134,9 @@ def _received_at(work: Work) -> SupportAddress | None:
         return SupportAddress.objects.filter(default=True).first()
     work.diagnostics["received_at"] = decision.email
     work.diagnostics["matched_via"] = decision.matched_via
-    return addresses.get(decision.email) or SupportAddress.objects.filter(
-        email=decision.email
-    ).first()
+    return (
+        addresses.get(decision.email) or SupportAddress.objects.filter(email=decision.email).first()
+    )
 
 
 def _requester(work: Work) -> User:
@@ -162,7 +164,9 @@ def _duplicate_of(work: Work, ticket: Ticket | None) -> Comment | None:
     if parsed.message_id_generated:
         return None  # the raw hash, checked by the spool, is all we have
     return (
-        Comment.objects.filter(message_id=parsed.message_id, body=parsed.text, inbound__isnull=False)
+        Comment.objects.filter(
+            message_id=parsed.message_id, body=parsed.text, inbound__isnull=False
+        )
         .select_related("ticket")
         .first()
     )

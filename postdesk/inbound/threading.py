@@ -31,7 +31,7 @@ class ThreadMatch:
 def _by_message_ids(message_ids: list[str]) -> ThreadMatch | None:
     key = keys.token_key()
     for message_id in message_ids:
-        own = tokens.read_message_id(key, message_id)
+        own = tokens.read_message_id(key, f"<{message_id.strip('<>')}>")
         if own is not None:
             ticket = Ticket.objects.filter(pk=own.ticket_id).first()
             if ticket is not None:
@@ -52,9 +52,9 @@ def _by_token(parsed: ParsedMail, envelope_rcpts: list[str]) -> ThreadMatch | No
     domain = settings.POSTDESK.mail_domain
     recipients = [a.email for a in parsed.to + parsed.cc] + list(envelope_rcpts)
     for address in recipients:
-        ticket_id = tokens.read_plus_address(key, address, domain)
-        if ticket_id is not None:
-            ticket = Ticket.objects.filter(pk=ticket_id).first()
+        plus = tokens.read_plus_address(key, address)
+        if plus is not None and plus.address.rpartition("@")[2].lower() == domain:
+            ticket = Ticket.objects.filter(pk=plus.ticket_id).first()
             if ticket is not None:
                 return ThreadMatch(ticket, "plus-address")
     ticket_id = tokens.find_ticket_token(key, parsed.text)

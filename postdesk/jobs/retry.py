@@ -20,7 +20,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        raw = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        raw = min(self.max_delay, self.base_delay * float(2 ** max(0, attempt - 1)))
         return raw * (1 + random.uniform(-self.jitter, self.jitter))
 
     def next_attempt_at(self, attempt: int, now: datetime) -> datetime | None:

@@ -26,7 +26,11 @@ logger = logging.getLogger(__name__)
 def beat(worker_id: str) -> None:
     WorkerHeartbeat.objects.update_or_create(
         worker_id=worker_id,
-        defaults={"hostname": socket.gethostname(), "pid": os.getpid(), "last_seen": timezone.now()},
+        defaults={
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "last_seen": timezone.now(),
+        },
     )
 
 

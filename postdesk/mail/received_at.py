@@ -71,7 +71,7 @@ def choose(
                 if other.external and other.forwarding_target == first.email:
                     return ReceivedAt(other.email, other_source)
         return ReceivedAt(first.email, source)
-    for source, address in ordered:
+    for _source, address in ordered:
         if address.rpartition("@")[2] == desk_domain:
             return ReceivedAt(system_address, WILDCARD)
     return None

@@ -28,7 +28,7 @@ MAX_CRASHES = 3
 
 
 @task(queue_name="inbound", takes_context=True)
-def process_inbound(context: TaskContext, message_id: int) -> str:
+def process_inbound(context: TaskContext[[int], str], message_id: int) -> str:
     if context.attempt > MAX_CRASHES:
         record_failure(
             message_id,
@@ -73,7 +73,9 @@ def record_failure(message_id: int, error: str, *, retry: bool = True) -> None:
         if next_at is None:
             message.status = InboundStatus.FAILED
             message.next_attempt_at = None
-            logger.error("inbound %s failed for good after %d attempts", message_id, message.attempts)
+            logger.error(
+                "inbound %s failed for good after %d attempts", message_id, message.attempts
+            )
         else:
             message.status = InboundStatus.RETRYING
             message.next_attempt_at = next_at

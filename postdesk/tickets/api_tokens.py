@@ -24,7 +24,9 @@ def _digest(token: str) -> str:
 def create(user: User, name: str = "", token: str | None = None) -> str:
     """Make a token for ``user``; returns the plain token, which is stored only hashed."""
     token = token or secrets.token_urlsafe(TOKEN_BYTES)
-    ApiToken.objects.create(user=user, name=name[:255], token_sha256=_digest(token), prefix=token[:8])
+    ApiToken.objects.create(
+        user=user, name=name[:255], token_sha256=_digest(token), prefix=token[:8]
+    )
     return token
 
 

@@ -26,9 +26,7 @@ class Role(models.TextChoices):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(
-        self, email: str, password: str | None = None, **fields: Any
-    ) -> User:
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
         if not email:
             raise ValueError("A user needs an email address")
         email = normalize_email(email)
@@ -139,7 +137,9 @@ class Via(models.TextChoices):
 
 class Ticket(models.Model):
     subject = models.CharField(_("subject"), max_length=998, blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.NEW
+    )
     priority = models.CharField(
         _("priority"), max_length=16, choices=Priority.choices, blank=True, default=""
     )

@@ -79,13 +79,13 @@ def inbound_mime(request: HttpRequest) -> HttpResponse:
     if not body.strip():
         return _error(422, "EmptyMessage", "the body holds no message")
     rcpts = [
-        r.strip()
-        for r in request.headers.get("X-Postdesk-Envelope-To", "").split(",")
-        if r.strip()
+        r.strip() for r in request.headers.get("X-Postdesk-Envelope-To", "").split(",") if r.strip()
     ] or [settings.POSTDESK.system_address]
     unknown = [r for r in rcpts if not accepts_recipient(r)]
     if unknown:
-        return _error(422, "UnknownRecipient", f"not a recipient of this desk: {', '.join(unknown)}")
+        return _error(
+            422, "UnknownRecipient", f"not a recipient of this desk: {', '.join(unknown)}"
+        )
     transport = Transport.HTTP
     if request.headers.get("X-Postdesk-Transport") == Transport.PIPE and request.headers.get(
         "X-Postdesk-Signature"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import smtplib
-import socket
 import sys
 from typing import BinaryIO
 
@@ -52,7 +51,9 @@ def deliver(
         raw += b"\r\n"
     rcpt = _recipient(recipient, cfg)
     mail_from = sender if sender is not None else os.environ.get("SENDER", "")
-    host = cfg.smtp.host if cfg.smtp.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    # smtpd may listen on every interface; this client always talks to it locally.
+    wildcard = {"0.0.0.0", "::"}  # noqa: S104 - compared against, not bound to
+    host = "127.0.0.1" if cfg.smtp.host in wildcard else cfg.smtp.host
     try:
         with smtplib.SMTP(host, cfg.smtp.port, timeout=TIMEOUT) as smtp:
             smtp.ehlo("localhost")
@@ -69,7 +70,7 @@ def deliver(
             if code != 250:
                 return _failure(code, reply)
             return EX_OK, reply.decode(errors="replace")
-    except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
         return EX_TEMPFAIL, f"postdesk smtpd at {cfg.smtp} unavailable: {exc}"
 
 

@@ -11,6 +11,7 @@ DATA is refused (RFC 5321 §2.3.8): accepting it is what makes SMTP smuggling po
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from asgiref.sync import sync_to_async
 
 from postdesk.mail import statuscodes
@@ -74,7 +76,7 @@ class SpoolHandler:
             logger.info("refused recipient %s", _redact(address))
             return statuscodes.UNKNOWN_RECIPIENT
         envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.append(rcpt_options)
+        envelope.rcpt_options.extend(rcpt_options)
         return statuscodes.OK_RCPT
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
@@ -140,12 +142,15 @@ class DeskSMTP(SMTP):
     line_length_limit = Limits.max_line_length
 
     async def smtp_XFORWARD(self, arg: str) -> None:
-        peer = self.session.peer
-        if not (isinstance(peer, tuple) and str(peer[0]) in ("127.0.0.1", "::1")):
+        session = self.session
+        peer = session.peer if session is not None else None
+        if session is None or not (
+            isinstance(peer, tuple) and str(peer[0]) in ("127.0.0.1", "::1")
+        ):
             await self.push("550 5.7.0 XFORWARD not allowed from this address")
             return
         values = dict(item.partition("=")[::2] for item in (arg or "").split())
-        self.session.xforward = {k.lower(): v[:255] for k, v in values.items()}  # type: ignore[attr-defined]
+        session.xforward = {k.lower(): v[:255] for k, v in values.items()}
         await self.push("250 2.0.0 Ok")
 
 
@@ -160,8 +165,12 @@ class _ConnectionCounter:
 
 
 def _protocol_factory(
-    protocol_class: type[SMTP], handler: SpoolHandler, limits: Limits, counter: _ConnectionCounter,
-    hostname: str, tls_context: ssl.SSLContext | None,
+    protocol_class: type[SMTP],
+    handler: SpoolHandler,
+    limits: Limits,
+    counter: _ConnectionCounter,
+    hostname: str,
+    tls_context: ssl.SSLContext | None,
 ) -> Any:
     def make() -> SMTP:
         server = protocol_class(
@@ -201,8 +210,14 @@ def _protocol_factory(
 
 
 async def serve(
-    *, host: str, port: int, lmtp_socket: str | None, limits: Limits, hostname: str,
-    tls_context: ssl.SSLContext | None = None, ready: asyncio.Event | None = None,
+    *,
+    host: str,
+    port: int,
+    lmtp_socket: str | None,
+    limits: Limits,
+    hostname: str,
+    tls_context: ssl.SSLContext | None = None,
+    ready: asyncio.Event | None = None,
 ) -> None:
     """Run the SMTP listener (and the LMTP socket if asked) until cancelled or signalled."""
     loop = asyncio.get_running_loop()
@@ -223,10 +238,9 @@ async def serve(
         logger.info("LMTP listening on %s", lmtp_socket)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
+        # Outside the main thread (tests) there are no signals: cancellation stops us.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass  # not the main thread (tests): cancellation stops us instead
     if ready is not None:
         ready.set()
     try:

@@ -29,7 +29,9 @@ def running_task(worker_id: str) -> DBTaskResult:
 def test_task_of_a_worker_whose_heartbeat_stopped_is_requeued():
     task = running_task("dead-worker")
     WorkerHeartbeat.objects.create(
-        worker_id="dead-worker", hostname="elsewhere", pid=1,
+        worker_id="dead-worker",
+        hostname="elsewhere",
+        pid=1,
         last_seen=timezone.now() - timedelta(seconds=HEARTBEAT_TIMEOUT + 5),
     )
     assert reap_stuck_tasks() == 1
@@ -51,7 +53,9 @@ def test_task_of_a_live_worker_is_left_alone():
 def test_fresh_heartbeat_of_a_process_gone_from_this_host_does_not_count():
     task = running_task("killed-worker")
     # A pid that cannot exist: pid_max is far below 2**30 on Linux.
-    WorkerHeartbeat.objects.create(worker_id="killed-worker", hostname=socket.gethostname(), pid=2**30)
+    WorkerHeartbeat.objects.create(
+        worker_id="killed-worker", hostname=socket.gethostname(), pid=2**30
+    )
     assert reap_stuck_tasks() == 1
     task.refresh_from_db()
     assert task.status == "READY"

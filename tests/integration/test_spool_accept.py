@@ -32,7 +32,10 @@ def test_accept_stores_raw_bytes_and_envelope_and_queues_processing(mail):
     assert bytes(stored.raw) == raw
     assert stored.rcpt_tos == ["support@desk.test"]
     assert (stored.peer_ip, stored.helo, stored.mail_from, stored.tls) == (
-        "192.0.2.7", "mx.example.com", "ada@example.com", True,
+        "192.0.2.7",
+        "mx.example.com",
+        "ada@example.com",
+        True,
     )
     assert stored.status == InboundStatus.QUEUED
     task = DBTaskResult.objects.get()

@@ -6,36 +6,103 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SupportAddress',
+            name="SupportAddress",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(max_length=320, unique=True, verbose_name='email')),
-                ('name', models.CharField(blank=True, max_length=255, verbose_name='name')),
-                ('default', models.BooleanField(default=False, verbose_name='default')),
-                ('kind', models.CharField(choices=[('hosted', 'Hosted'), ('external', 'External')], default='hosted', max_length=16)),
-                ('forwarding_status', models.CharField(choices=[('unknown', 'Unknown'), ('waiting', 'Waiting'), ('verified', 'Verified'), ('failed', 'Failed')], default='unknown', max_length=16)),
-                ('spf_status', models.CharField(choices=[('unknown', 'Unknown'), ('waiting', 'Waiting'), ('verified', 'Verified'), ('failed', 'Failed')], default='unknown', max_length=16)),
-                ('dkim_status', models.CharField(choices=[('unknown', 'Unknown'), ('waiting', 'Waiting'), ('verified', 'Verified'), ('failed', 'Failed')], default='unknown', max_length=16)),
-                ('domain_verification_status', models.CharField(choices=[('unknown', 'Unknown'), ('waiting', 'Waiting'), ('verified', 'Verified'), ('failed', 'Failed')], default='unknown', max_length=16)),
-                ('last_verified_at', models.DateTimeField(blank=True, null=True)),
-                ('last_mail_at', models.DateTimeField(blank=True, null=True)),
-                ('failure_reason', models.CharField(blank=True, max_length=64)),
-                ('is_system', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('forwarding_target', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='forwarded_from', to='channels.supportaddress')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.CharField(max_length=320, unique=True, verbose_name="email")),
+                ("name", models.CharField(blank=True, max_length=255, verbose_name="name")),
+                ("default", models.BooleanField(default=False, verbose_name="default")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("hosted", "Hosted"), ("external", "External")],
+                        default="hosted",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "forwarding_status",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Unknown"),
+                            ("waiting", "Waiting"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                        ],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "spf_status",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Unknown"),
+                            ("waiting", "Waiting"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                        ],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "dkim_status",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Unknown"),
+                            ("waiting", "Waiting"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                        ],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "domain_verification_status",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Unknown"),
+                            ("waiting", "Waiting"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                        ],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                ("last_verified_at", models.DateTimeField(blank=True, null=True)),
+                ("last_mail_at", models.DateTimeField(blank=True, null=True)),
+                ("failure_reason", models.CharField(blank=True, max_length=64)),
+                ("is_system", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "forwarding_target",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="forwarded_from",
+                        to="channels.supportaddress",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'support addresses',
-                'ordering': ['id'],
+                "verbose_name_plural": "support addresses",
+                "ordering": ["id"],
             },
         ),
     ]

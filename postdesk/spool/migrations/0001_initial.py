@@ -5,37 +5,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='InboundMessage',
+            name="InboundMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('raw', models.BinaryField()),
-                ('raw_sha256', models.CharField(max_length=64, unique=True)),
-                ('size', models.PositiveBigIntegerField()),
-                ('transport', models.CharField(max_length=8)),
-                ('peer_ip', models.CharField(blank=True, max_length=64)),
-                ('helo', models.CharField(blank=True, max_length=255)),
-                ('mail_from', models.CharField(blank=True, max_length=998)),
-                ('rcpt_tos', models.JSONField(default=list)),
-                ('tls', models.BooleanField(default=False)),
-                ('envelope_extra', models.JSONField(blank=True, default=dict)),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('retrying', 'Retrying'), ('processed', 'Processed'), ('failed', 'Failed'), ('suspended', 'Suspended'), ('dropped', 'Dropped')], db_index=True, default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('diagnostics', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("raw", models.BinaryField()),
+                ("raw_sha256", models.CharField(max_length=64, unique=True)),
+                ("size", models.PositiveBigIntegerField()),
+                ("transport", models.CharField(max_length=8)),
+                ("peer_ip", models.CharField(blank=True, max_length=64)),
+                ("helo", models.CharField(blank=True, max_length=255)),
+                ("mail_from", models.CharField(blank=True, max_length=998)),
+                ("rcpt_tos", models.JSONField(default=list)),
+                ("tls", models.BooleanField(default=False)),
+                ("envelope_extra", models.JSONField(blank=True, default=dict)),
+                (
+                    "received_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("retrying", "Retrying"),
+                            ("processed", "Processed"),
+                            ("failed", "Failed"),
+                            ("suspended", "Suspended"),
+                            ("dropped", "Dropped"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("diagnostics", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
     ]
