@@ -1,0 +1,1 @@
+"""Outbound mail building blocks: tokens, header safety, composing and DKIM signing."""
