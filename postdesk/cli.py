@@ -49,7 +49,7 @@ def cmd_smtpd(args: argparse.Namespace) -> int:
     from postdesk.transports.smtp import Limits, serve
 
     cfg = settings.POSTDESK
-    limits = Limits(max_message_size=cfg.max_message_size)
+    limits = Limits(max_message_size=cfg.max_message_size, desk_domain=cfg.mail_domain)
     asyncio.run(
         serve(
             host=cfg.smtp.host,

@@ -81,7 +81,7 @@ def sqlite_database(path: Path) -> dict[str, object]:
     # halfway through a transaction; synchronous=FULL because an acknowledged mail must
     # survive a power cut, not only a crash.
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "postdesk.db.sqlite3",
         "NAME": str(path),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",

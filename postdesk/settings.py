@@ -128,5 +128,6 @@ LOGGING = {
     "loggers": {
         "postdesk": {"level": "INFO"},
         "django_tasks_db": {"level": "WARNING"},
+        "django.tasks": {"level": "WARNING"},
     },
 }

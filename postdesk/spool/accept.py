@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from postdesk.jobs.bulk import enqueue_many
 from postdesk.mail.envelope import Envelope
 from postdesk.spool.models import InboundMessage
 
@@ -33,35 +34,107 @@ class Accepted:
 def accept(raw: bytes, envelope: Envelope, *, max_size: int | None = None) -> Accepted:
     """Make ``raw`` durable and queue it. Idempotent on the SHA-256 of the raw bytes: the
     same bytes delivered twice (an MTA retrying after a lost ``250``) give one row."""
-    from postdesk.spool.tasks import process_inbound
-
     if max_size is not None and len(raw) > max_size:
         raise MessageTooLarge(f"{len(raw)} bytes is over the {max_size} byte limit")
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        with transaction.atomic():
-            existing = InboundMessage.objects.filter(raw_sha256=digest).values_list("id", flat=True)
-            for message_id in existing:
-                return Accepted(message_id, duplicate=True)
-            message = InboundMessage.objects.create(
-                raw=raw,
-                raw_sha256=digest,
-                size=len(raw),
-                transport=envelope.transport,
-                peer_ip=envelope.peer_ip,
-                helo=envelope.helo[:255],
-                mail_from=envelope.mail_from[:998],
-                rcpt_tos=list(envelope.rcpt_tos),
-                tls=envelope.tls,
-                envelope_extra=envelope.extra,
-                received_at=envelope.received_at,
+    return accept_many([(raw, envelope)])[0]
+
+
+def accept_many(mails: list[tuple[bytes, Envelope]]) -> list[Accepted]:
+    """``accept`` for several mails in one transaction: one commit (one fsync) for all of
+    them. The SMTP server gathers the mails of concurrent sessions this way (group commit).
+    Either every mail of the batch is stored, or none is."""
+    digests = [hashlib.sha256(raw).hexdigest() for raw, _ in mails]
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: a lost race must not end the batch
+                results, created = _store_batch(mails, digests)
+        except IntegrityError:
+            # Another process stored some of the same bytes meanwhile (PostgreSQL); the
+            # slow path settles each mail on its own.
+            results, created = _store_one_by_one(mails, digests)
+        _enqueue([result.message_id for result in created])
+    for result, (raw, envelope) in zip(results, mails, strict=True):
+        if not result.duplicate:
+            logger.info(
+                "spooled inbound %s via %s (%d bytes)",
+                result.message_id,
+                envelope.transport,
+                len(raw),
             )
-            # The task row commits with the mail (a transactional outbox): no mail without
-            # its processing job, no job without its mail.
-            process_inbound.enqueue(message.pk)
-    except IntegrityError:
-        # Another process stored the same bytes between our check and our insert.
-        message_id = InboundMessage.objects.values_list("id", flat=True).get(raw_sha256=digest)
-        return Accepted(message_id, duplicate=True)
-    logger.info("spooled inbound %s via %s (%d bytes)", message.pk, envelope.transport, len(raw))
-    return Accepted(message.pk, duplicate=False)
+    return results
+
+
+def _row(raw: bytes, digest: str, envelope: Envelope) -> InboundMessage:
+    return InboundMessage(
+        raw=raw,
+        raw_sha256=digest,
+        size=len(raw),
+        transport=envelope.transport,
+        peer_ip=_text(envelope.peer_ip)[:64],
+        helo=_text(envelope.helo)[:255],
+        mail_from=_text(envelope.mail_from)[:998],
+        rcpt_tos=[_text(rcpt)[:998] for rcpt in envelope.rcpt_tos],
+        tls=envelope.tls,
+        envelope_extra=envelope.extra,
+        received_at=envelope.received_at,
+    )
+
+
+def _store_batch(
+    mails: list[tuple[bytes, Envelope]], digests: list[str]
+) -> tuple[list[Accepted], list[Accepted]]:
+    known = dict(
+        InboundMessage.objects.filter(raw_sha256__in=set(digests)).values_list("raw_sha256", "id")
+    )
+    new_rows: dict[str, InboundMessage] = {}
+    for (raw, envelope), digest in zip(mails, digests, strict=True):
+        if digest not in known and digest not in new_rows:
+            new_rows[digest] = _row(raw, digest, envelope)
+    for row in InboundMessage.objects.bulk_create(list(new_rows.values())):
+        known[row.raw_sha256] = row.pk
+    results: list[Accepted] = []
+    created: list[Accepted] = []
+    for digest in digests:
+        first_time = digest in new_rows
+        result = Accepted(known[digest], duplicate=not first_time)
+        if first_time:
+            created.append(result)
+            del new_rows[digest]  # the same bytes twice in one batch: the second is a duplicate
+        results.append(result)
+    return results, created
+
+
+def _store_one_by_one(
+    mails: list[tuple[bytes, Envelope]], digests: list[str]
+) -> tuple[list[Accepted], list[Accepted]]:
+    results: list[Accepted] = []
+    for (raw, envelope), digest in zip(mails, digests, strict=True):
+        existing = InboundMessage.objects.filter(raw_sha256=digest).values_list("id", flat=True)
+        message_id = next(iter(existing), None)
+        if message_id is not None:
+            results.append(Accepted(message_id, duplicate=True))
+            continue
+        try:
+            with transaction.atomic():
+                row = _row(raw, digest, envelope)
+                row.save()
+            results.append(Accepted(row.pk, duplicate=False))
+        except IntegrityError:
+            message_id = InboundMessage.objects.values_list("id", flat=True).get(raw_sha256=digest)
+            results.append(Accepted(message_id, duplicate=True))
+    return results, [r for r in results if not r.duplicate]
+
+
+def _enqueue(message_ids: list[int]) -> None:
+    # The task rows commit with the mail (a transactional outbox): no mail without its
+    # processing job, no job without its mail.
+    from postdesk.spool.tasks import process_inbound
+
+    if message_ids:
+        enqueue_many(process_inbound, [(message_id,) for message_id in message_ids])
+
+
+def _text(value: str) -> str:
+    """Envelope strings come from the network: PostgreSQL refuses NUL in text, and lone
+    surrogates (undecodable bytes kept by the SMTP server) can't be encoded."""
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")

@@ -7,7 +7,7 @@ from django.db import transaction
 from django_tasks_db.models import DBTaskResult
 
 from postdesk.mail.envelope import Envelope
-from postdesk.spool.accept import MessageTooLarge, accept
+from postdesk.spool.accept import MessageTooLarge, accept, accept_many
 from postdesk.spool.models import InboundMessage, InboundStatus
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +72,21 @@ def test_envelope_requires_a_known_transport_and_a_recipient():
         Envelope(transport="carrier-pigeon", rcpt_tos=("a@b",))
     with pytest.raises(ValueError, match="recipient"):
         Envelope(transport="smtp", rcpt_tos=())
+
+
+def test_a_batch_stores_each_mail_once_even_when_it_repeats_itself(mail):
+    first, second = mail(subject="one"), mail(subject="two")
+    results = accept_many([(first, envelope()), (second, envelope()), (first, envelope())])
+    assert [r.duplicate for r in results] == [False, False, True]
+    assert results[0].message_id == results[2].message_id
+    assert InboundMessage.objects.count() == 2
+    assert DBTaskResult.objects.count() == 2
+    again = accept_many([(second, envelope())])
+    assert again[0].message_id == results[1].message_id and again[0].duplicate
+
+
+def test_envelope_strings_from_the_network_are_made_storable(mail):
+    accepted = accept(mail(), envelope(mail_from="ada\x00@example.com", helo="bad\udcfehelo"))
+    stored = InboundMessage.objects.get(pk=accepted.message_id)
+    assert stored.mail_from == "ada@example.com"
+    assert stored.helo == "bad?helo"
