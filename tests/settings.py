@@ -13,3 +13,7 @@ os.environ.setdefault("POSTDESK_MAIL_DOMAIN", "desk.test")
 from postdesk.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    # A database of its own per test run, so that runs side by side don't drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_postdesk_{os.getpid()}"}  # noqa: F405
