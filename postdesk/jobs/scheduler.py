@@ -63,6 +63,13 @@ class Scheduler:
             except Exception:
                 logger.exception("periodic job %s failed", job.name)
 
+    def tick_once(self, now: float) -> bool:
+        """Run the due jobs if this scheduler holds the lease; True if it does."""
+        if not leases.acquire(LEASE_NAME, self.holder, LEASE_TTL):
+            return False
+        self.run_due(now)
+        return True
+
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
@@ -70,8 +77,7 @@ class Scheduler:
         try:
             while self.running:
                 close_old_connections()
-                if leases.acquire(LEASE_NAME, self.holder, LEASE_TTL):
-                    self.run_due(time.monotonic())
+                self.tick_once(time.monotonic())
                 time.sleep(self.tick)
         finally:
             leases.release(LEASE_NAME, self.holder)

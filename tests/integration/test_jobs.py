@@ -78,3 +78,39 @@ def test_backoff_grows_and_stops_after_the_last_attempt():
     now = timezone.now()
     assert policy.next_attempt_at(3, now) == now + timedelta(seconds=35)
     assert policy.next_attempt_at(4, now) is None
+
+
+def test_only_one_of_two_schedulers_runs_the_jobs():
+    from postdesk.jobs.scheduler import PeriodicJob, Scheduler
+
+    ran: list[str] = []
+    job = PeriodicJob("count", 10, "builtins.print")
+    first, second = Scheduler([job]), Scheduler([job])
+    first.holder, second.holder = "host-a-1", "host-b-2"
+    first.run_due = lambda now: ran.append("a")  # type: ignore[method-assign]
+    second.run_due = lambda now: ran.append("b")  # type: ignore[method-assign]
+    assert first.tick_once(0.0)
+    assert not second.tick_once(0.0)
+    assert first.tick_once(1.0)
+    assert ran == ["a", "a"]
+
+
+def test_a_periodic_job_runs_when_due_and_a_failing_job_does_not_stop_the_others():
+    from postdesk.jobs.scheduler import PeriodicJob, Scheduler
+
+    calls: list[str] = []
+
+    class Recorder(PeriodicJob):
+        def load(self):  # type: ignore[override]
+            def run() -> None:
+                calls.append(self.name)
+                if self.name == "broken":
+                    raise RuntimeError("boom")
+
+            return run
+
+    scheduler = Scheduler([Recorder("broken", 5, ""), Recorder("fine", 5, "")])
+    scheduler.run_due(100.0)
+    scheduler.run_due(102.0)  # not due yet
+    scheduler.run_due(106.0)
+    assert calls == ["broken", "fine", "broken", "fine"]
