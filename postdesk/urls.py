@@ -1,12 +1,14 @@
-"""URL routes: the web UI, ``/inbound/mime`` and the health endpoint."""
+"""URL routes: the web UI, ``/api/v2``, ``/inbound/mime`` and the health endpoint."""
 
 from django.urls import include, path
 
+from postdesk.api.app import urls as api_urls
 from postdesk.transports.http import inbound_mime
 from postdesk.web import views
 
 urlpatterns = [
     path("inbound/mime", inbound_mime, name="inbound-mime"),
     path("health", views.health, name="health"),
+    path("api/v2/", api_urls()),
     path("", include("postdesk.web.urls")),
 ]
