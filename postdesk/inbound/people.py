@@ -1,31 +1,34 @@
-"""Finding or creating the users a mail speaks of, by their email identities."""
+"""Finding or creating the users a mail speaks of, by their email identities (SPEC F8).
+
+A user is found through any of their ``UserIdentity`` addresses; an address nobody owns
+becomes a new end user. Addresses come from the network, so only those that fit the columns
+and look like a mailbox are used (``usable_email``); the rest are reported by the caller.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
 from postdesk.mail.parse import Address
 from postdesk.tickets.models import Role, User, UserIdentity, normalize_email
 
+# User.email is an EmailField (254, RFC 5321 section 4.5.3.1.3's path limit less brackets).
+MAX_EMAIL_LENGTH = 254
+_NOT_IN_ADDRESS = re.compile(r"[\s\x00-\x1f\x7f<>\ud800-\udfff]")
 
-def user_for(address: Address) -> User:
-    """The user owning this email identity; a new end user when nobody does."""
-    email = normalize_email(address.email)
-    identity = UserIdentity.objects.select_related("user").filter(email=email).first()
-    if identity is not None:
-        user = identity.user
-        if not user.name and address.name:
-            user.name = address.name[:255]
-            user.save(update_fields=["name", "updated_at"])
-        return user
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(email, name=address.name[:255], role=Role.END_USER)
-    except IntegrityError:
-        # A user row with this email exists without an identity (created by hand).
-        user = User.objects.get(email=email)
-        UserIdentity.objects.get_or_create(user=user, email=email, defaults={"primary": True})
-    return user
+
+def usable_email(email: str) -> bool:
+    """A non-empty local part and domain, no blanks or control characters, and short enough
+    for every column it is stored in."""
+    local, at, domain = email.rpartition("@")
+    return (
+        bool(at and local and domain)
+        and len(email) <= MAX_EMAIL_LENGTH
+        and not _NOT_IN_ADDRESS.search(email)
+    )
 
 
 def choose_requester(
@@ -33,8 +36,65 @@ def choose_requester(
 ) -> tuple[Address | None, str]:
     """SPEC F8: the first Reply-To address, else From (as Zendesk). Returns the rule used."""
     for candidate in reply_to:
-        if candidate.email and "@" in candidate.email:
+        if usable_email(candidate.normalized):
             return candidate, "reply-to"
-    if from_address is not None and from_address.email and "@" in from_address.email:
+    if from_address is not None and usable_email(from_address.normalized):
         return from_address, "from"
     return None, "none"
+
+
+def find_user(email: str) -> User | None:
+    """The user owning this identity, without creating anyone."""
+    identity = (
+        UserIdentity.objects.select_related("user").filter(email=normalize_email(email)).first()
+    )
+    return identity.user if identity is not None else None
+
+
+def user_for(address: Address) -> User:
+    """The user owning this email identity; a new end user when nobody does."""
+    return users_for([address])[0]
+
+
+def users_for(addresses: Iterable[Address]) -> list[User]:
+    """``user_for`` for several addresses with one lookup query; one user per distinct
+    address, in order."""
+    wanted: dict[str, Address] = {}
+    for address in addresses:
+        wanted.setdefault(normalize_email(address.email), address)
+    if not wanted:
+        return []
+    known = {
+        identity.email: identity.user
+        for identity in UserIdentity.objects.select_related("user").filter(email__in=wanted)
+    }
+    users = []
+    for email, address in wanted.items():
+        user = known.get(email)
+        if user is None:
+            user = _create_end_user(email, address.name)
+        elif not user.name and address.name:
+            user.name = address.name[:255]
+            user.save(update_fields=["name", "updated_at"])
+        users.append(user)
+    return users
+
+
+def _create_end_user(email: str, name: str) -> User:
+    try:
+        with transaction.atomic():  # a savepoint: losing a race must not end the mail's work
+            user = User(email=email, name=name[:255], role=Role.END_USER)
+            user.set_unusable_password()
+            user.save()
+            UserIdentity.objects.create(user=user, email=email, primary=True)
+            return user
+    except IntegrityError:
+        pass
+    # Another worker created this user meanwhile, or a user row exists without its identity
+    # (created by hand): use that user.
+    existing = find_user(email)
+    if existing is not None:
+        return existing
+    user = User.objects.get(email=email)
+    UserIdentity.objects.get_or_create(user=user, email=email, defaults={"primary": True})
+    return user

@@ -1,117 +1,188 @@
-"""Turn one spooled mail into a ticket or a comment (SPEC F6-F9).
+"""Turn one spooled mail into a ticket or a comment (SPEC F5-F9).
 
 ``process(message)`` runs inside the worker's processing transaction (see
 ``postdesk.spool.tasks``): whatever it writes commits together with the mail's new status,
-or not at all. Every decision is written into ``message.diagnostics`` so the admin can read
-how the mail was handled.
+or not at all. It is a row of small steps, one per concern, that share a ``Work`` record
+(Mailman's ``msgdata``):
+
+    parse → received-at → requester → forwarding chain → CCs → protection → threading →
+    duplicate check → ticket → comment (+ attachments, cid images) → CCs linked →
+    support address touched → notifications
+
+Every decision and each step's time is written into ``message.diagnostics``, the record an
+admin reads to see how the mail was handled: transport, envelope, matched_via, requester
+rule, threading rule, verdict, flags, timings. Everything stored passes through
+``content.db_text``/``db_json``: nothing that reaches the database holds NUL.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from postdesk.channels.models import SupportAddress
-from postdesk.inbound import people
-from postdesk.inbound.threading import find_ticket
+from postdesk.inbound import content, people
+from postdesk.inbound.forwarding import forwarding_trace
+from postdesk.inbound.threading import ThreadMatch, find_ticket
 from postdesk.mail import received_at as received_at_rules
-from postdesk.mail.parse import Address, ParsedMail, ParseError, parse
+from postdesk.mail.parse import Address, ParsedMail, ParseError, Part, parse
+from postdesk.mail.verdict import Action, Verdict
 from postdesk.spool.models import InboundMessage, InboundStatus
 from postdesk.tickets import blobs
 from postdesk.tickets.models import Attachment, Comment, Status, Ticket, User, Via
 
 MAX_CCS = 48
-CLOSED_STATES = (Status.CLOSED,)
+# A reply to a ticket in these states opens a new, linked ticket (SPEC F9).
+CLOSED_STATES = frozenset({Status.CLOSED})
+# An end user's reply puts these back in front of an agent.
+REOPENED_STATES = frozenset({Status.PENDING, Status.SOLVED})
+# last_mail_at is passive re-verification (SPEC F3): minute precision is plenty, and not
+# writing it for every mail keeps a busy address's row out of every transaction.
+LAST_MAIL_AT_GRANULARITY = timedelta(minutes=1)
+MAX_DEFECTS_RECORDED = 50
+
+_FINAL_STATUS = {
+    Action.DROP: InboundStatus.DROPPED,
+    Action.BOUNCE: InboundStatus.DROPPED,
+    Action.SUSPEND: InboundStatus.SUSPENDED,
+}
 
 
 @dataclass
 class Work:
-    """What travels with the mail through the steps (Mailman's ``msgdata``)."""
+    """What travels with the mail through the steps."""
 
     message: InboundMessage
     parsed: ParsedMail
     diagnostics: dict[str, Any] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    addresses: dict[str, SupportAddress] = field(default_factory=dict)
+    address: SupportAddress | None = None
+    requester_user: User | None = None
+    ccs: list[Address] = field(default_factory=list)
+    # Whether the mail may act as the agent who sent it. Never when Reply-To names an agent;
+    # the protection step also withdraws it when the mail fails authentication (SPEC F11).
+    agent_rights: bool = False
+    verdict: Verdict = field(default_factory=lambda: Verdict(action=Action.ACCEPT))
+    match: ThreadMatch | None = None
 
+    @property
+    def requester(self) -> User:
+        if self.requester_user is None:
+            raise RuntimeError("the requester step has not run")
+        return self.requester_user
 
-def _parse(message: InboundMessage) -> tuple[ParsedMail | None, str]:
-    try:
-        return parse(bytes(message.raw)), ""
-    except ParseError as exc:
-        return None, str(exc)
+    def flag(self, name: str) -> None:
+        if name not in self.flags:
+            self.flags.append(name)
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = round((time.perf_counter() - started) * 1000, 3)
 
 
 def process(message: InboundMessage) -> None:
     started = time.perf_counter()
-    parsed, error = _parse(message)
-    if parsed is None:
-        message.status = InboundStatus.FAILED
-        message.diagnostics = {"parse_error": error}
+    work = _parse(message)
+    if work is None:
         return
-    work = Work(message, parsed)
-    work.diagnostics.update(
-        {
-            "message_id": parsed.message_id,
-            "message_id_generated": parsed.message_id_generated,
-            "defects": list(parsed.defects)[:50],
-        }
-    )
-    address = _received_at(work)
-    requester = _requester(work)
-    match = find_ticket(parsed, requester, list(message.rcpt_tos))
-    work.diagnostics["threading"] = match.rule if match else "new-ticket"
-
-    ccs = _cc_addresses(work)
-    duplicate = _duplicate_of(work, match.ticket if match else None)
+    with work.timed("received_at"):
+        _received_at(work)
+    with work.timed("requester"):
+        _requester(work)
+    _forwarding_chain(work)
+    _cc_addresses(work)
+    with work.timed("protection"):
+        work.verdict = _protect(work)
+    if work.verdict.action in _FINAL_STATUS:
+        _finish(work, started, _FINAL_STATUS[work.verdict.action])
+        return
+    with work.timed("threading"):
+        _thread(work)
+        duplicate = _duplicate_of(work)
     if duplicate is not None:
         work.diagnostics["duplicate_of_comment"] = duplicate.pk
         message.ticket = duplicate.ticket
-        _finish(work, started, InboundStatus.DROPPED, "duplicate")
+        _finish(work, started, InboundStatus.DROPPED, verdict="duplicate")
         return
-
-    if match is not None and match.ticket.status not in CLOSED_STATES:
-        ticket = match.ticket
-        _reopen(ticket, requester)
-    else:
-        ticket = _new_ticket(work, requester, address, followup_of=match.ticket if match else None)
-    comment = _add_comment(work, ticket, requester)
-    if ccs:
-        ticket.ccs.add(*[people.user_for(a) for a in ccs])
+    with work.timed("store"):
+        ticket, created = _ticket_for(work)
+        comment = _add_comment(work, ticket)
+        _link_ccs(work, ticket)
+        _touch_address(work)
     message.ticket = ticket
-    work.diagnostics["comment_id"] = comment.pk
-    if address is not None and address.pk:
-        SupportAddress.objects.filter(pk=address.pk).update(last_mail_at=message.received_at)
-    _finish(work, started, InboundStatus.PROCESSED, "accept")
+    work.diagnostics.update(ticket_id=ticket.pk, ticket_created=created, comment_id=comment.pk)
+    _notify(work, ticket, comment, created)
+    _finish(work, started, InboundStatus.PROCESSED)
 
 
-def _finish(work: Work, started: float, status: str, verdict: str) -> None:
-    work.diagnostics["verdict"] = verdict
-    work.diagnostics["flags"] = work.flags
-    work.diagnostics["processing_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    work.message.status = status
-    work.message.diagnostics = work.diagnostics
+# --- steps ---------------------------------------------------------------------------------
 
 
-def _received_at(work: Work) -> SupportAddress | None:
+def _parse(message: InboundMessage) -> Work | None:
+    """The parsed mail, or None after recording why it can't be one (a visible failure that
+    an admin can reprocess; the raw bytes stay in the spool)."""
+    started = time.perf_counter()
+    try:
+        parsed = parse(bytes(message.raw))
+    except ParseError as error:
+        message.status = InboundStatus.FAILED
+        diagnostics = _transport(message)
+        diagnostics.update(parse_error=str(error), verdict="failed")
+        diagnostics["internal_error"] = error.internal
+        message.diagnostics = content.db_json(diagnostics)
+        return None
+    work = Work(message, parsed)
+    work.timings["parse"] = round((time.perf_counter() - started) * 1000, 3)
+    work.diagnostics.update(_transport(message))
+    work.diagnostics.update(
+        message_id=parsed.message_id,
+        message_id_generated=parsed.message_id_generated,
+        defects=list(parsed.defects)[:MAX_DEFECTS_RECORDED],
+    )
+    return work
+
+
+def _transport(message: InboundMessage) -> dict[str, Any]:
+    return {
+        "transport": message.transport,
+        "envelope": {
+            "mail_from": message.mail_from,
+            "rcpt_tos": list(message.rcpt_tos),
+            "peer_ip": message.peer_ip,
+            "helo": message.helo,
+            "tls": message.tls,
+        },
+    }
+
+
+def _received_at(work: Work) -> None:
+    """SPEC F7: the support address the mail came to, and how that was decided."""
     parsed = work.parsed
-    header_addresses = {
+    header_addresses: dict[str, list[str]] = {
         "To": [a.email for a in parsed.to],
         "Cc": [a.email for a in parsed.cc],
     }
     for name in received_at_rules.HEADER_SOURCES[2:]:
         header_addresses[name] = [v.strip().strip("<>") for v in parsed.headers.get_all(name)]
-    all_candidates = {
-        a for _, a in received_at_rules.candidates(header_addresses, work.message.rcpt_tos)
-    }
-    addresses = {
+    rcpts = list(work.message.rcpt_tos)
+    wanted = {a for _, a in received_at_rules.candidates(header_addresses, rcpts)}
+    # One query serves received-at and the CC step (support addresses are never CCs).
+    work.addresses = {
         a.email: a
-        for a in SupportAddress.objects.filter(email__in=all_candidates).select_related(
-            "forwarding_target"
-        )
+        for a in SupportAddress.objects.filter(email__in=wanted).select_related("forwarding_target")
     }
     known = {
         email: received_at_rules.KnownAddress(
@@ -119,75 +190,160 @@ def _received_at(work: Work) -> SupportAddress | None:
             external=a.kind == "external",
             forwarding_target=a.forwarding_target.email if a.forwarding_target else None,
         )
-        for email, a in addresses.items()
+        for email, a in work.addresses.items()
     }
     decision = received_at_rules.choose(
         header_addresses,
-        work.message.rcpt_tos,
+        rcpts,
         known,
         desk_domain=settings.POSTDESK.mail_domain,
         system_address=settings.POSTDESK.system_address,
     )
     if decision is None:
-        work.diagnostics["received_at"] = None
-        work.diagnostics["matched_via"] = None
-        return SupportAddress.objects.filter(default=True).first()
-    work.diagnostics["received_at"] = decision.email
-    work.diagnostics["matched_via"] = decision.matched_via
-    return (
-        addresses.get(decision.email) or SupportAddress.objects.filter(email=decision.email).first()
+        work.address = SupportAddress.objects.filter(default=True).first()
+        work.diagnostics.update(received_at=None, matched_via="default")
+        return
+    work.diagnostics.update(received_at=decision.email, matched_via=decision.matched_via)
+    work.address = (
+        work.addresses.get(decision.email)
+        or SupportAddress.objects.filter(email=decision.email).first()
     )
 
 
-def _requester(work: Work) -> User:
+def _requester(work: Work) -> None:
+    """SPEC F8: first Reply-To, else From; the envelope sender when neither is usable.
+
+    A Reply-To naming an agent is not followed: anyone can write an agent's address there,
+    and the mail would then speak as that agent. The From address is used instead.
+    """
     parsed = work.parsed
     chosen, rule = people.choose_requester(parsed.reply_to, parsed.from_address)
-    if chosen is None and "@" in work.message.mail_from:
-        chosen, rule = Address("", work.message.mail_from), "envelope"
     if chosen is None:
-        chosen, rule = Address("", f"unknown-sender@{settings.POSTDESK.mail_domain}"), "none"
-        work.flags.append("no_sender")
-    work.diagnostics["requester_rule"] = rule
-    work.diagnostics["requester"] = chosen.email.lower()
+        chosen, rule = _fallback_sender(work)
+    requester = people.user_for(chosen)
+    from_address = parsed.from_address
     if (
         rule == "reply-to"
-        and parsed.from_address is not None
-        and parsed.from_address.normalized != chosen.normalized
+        and from_address is not None
+        and people.usable_email(from_address.normalized)
+        and from_address.normalized != chosen.normalized
     ):
-        work.flags.append("reply_to_differs_from_from")
-    return people.user_for(chosen)
+        work.flag("reply_to_differs_from_from")
+        if requester.is_agent:
+            work.flag("reply_to_names_agent")
+            chosen, rule = from_address, "from (reply-to names an agent)"
+            requester = people.user_for(chosen)
+    work.requester_user = requester
+    work.agent_rights = requester.is_agent and "reply_to_names_agent" not in work.flags
+    work.diagnostics.update(
+        requester_rule=rule, requester=chosen.normalized, agent_rights=work.agent_rights
+    )
 
 
-def _duplicate_of(work: Work, ticket: Ticket | None) -> Comment | None:
-    """The same mail (same Message-ID and same text) already made a comment."""
-    parsed = work.parsed
-    if parsed.message_id_generated:
-        return None  # the raw hash, checked by the spool, is all we have
+def _fallback_sender(work: Work) -> tuple[Address, str]:
+    envelope_sender = work.message.mail_from.strip().strip("<>")
+    if people.usable_email(envelope_sender.lower()):
+        work.flag("sender_from_envelope")
+        return Address("", envelope_sender), "envelope"
+    work.flag("no_sender")
+    return Address("", f"unknown-sender@{settings.POSTDESK.mail_domain}"), "none"
+
+
+def _forwarding_chain(work: Work) -> None:
+    """SPEC F8: several forwarding hops mean the requester may not be who wrote."""
+    trace = forwarding_trace(work.parsed.headers)
+    work.diagnostics["forwarding"] = {"hops": trace.hops, "evidence": trace.evidence}
+    if trace.chained:
+        work.flag("chained_forwarding")
+
+
+def _cc_addresses(work: Work) -> None:
+    """To/Cc addresses that are not ours and not the requester become CCs (SPEC F8)."""
+    requester_email = work.diagnostics.get("requester")
+    desk_domain = settings.POSTDESK.mail_domain
+    seen: set[str] = set()
+    unusable = 0
+    for address in work.parsed.to + work.parsed.cc:
+        email = address.normalized
+        if email in seen or email == requester_email or email in work.addresses:
+            continue
+        seen.add(email)
+        if email.rpartition("@")[2] == desk_domain:
+            continue
+        if not people.usable_email(email):
+            unusable += 1
+            continue
+        work.ccs.append(address)
+    if unusable:
+        work.diagnostics["ccs_unusable"] = unusable
+    if len(work.ccs) > MAX_CCS:
+        work.flag("too_many_ccs")
+        work.diagnostics["ccs_dropped"] = len(work.ccs) - MAX_CCS
+        work.ccs = work.ccs[:MAX_CCS]
+
+
+def _protect(work: Work) -> Verdict:
+    """The protection step's place (``postdesk.inbound.protection``: loops, automated mail,
+    bounces, authentication, rate limits; SPEC F10/F11). Its verdict decides what happens
+    next: drop, bounce and suspend end here with the mail's status; accept without
+    notifications goes on but sends nothing and, per the verdict, reopens nothing.
+    Until that step is wired in, every mail that parsed is accepted."""
+    return work.verdict
+
+
+def _thread(work: Work) -> None:
+    # The requester is the From user unless Reply-To chose someone else.
+    sender = work.requester if work.diagnostics["requester_rule"].startswith("from") else None
+    work.match = find_ticket(work.parsed, sender, list(work.message.rcpt_tos))
+    work.diagnostics["threading"] = work.match.rule if work.match else "new-ticket"
+
+
+def _duplicate_of(work: Work) -> Comment | None:
+    """The same mail (same Message-ID and same text) already made a comment (SPEC F5).
+
+    A generated Message-ID hashes the raw bytes, which the spool already deduplicates; it
+    still finds a copy that was spooled before that check (reprocessing)."""
+    body, _quoted = _comment_text(work.parsed)
     return (
         Comment.objects.filter(
-            message_id=parsed.message_id, body=parsed.text, inbound__isnull=False
+            message_id=_message_id(work.parsed), body=body, inbound__isnull=False
         )
         .select_related("ticket")
         .first()
     )
 
 
-def _reopen(ticket: Ticket, requester: User) -> None:
-    fields = ["updated_at"]
-    ticket.updated_at = timezone.now()
-    if requester.pk == ticket.requester_id and ticket.status in (Status.PENDING, Status.SOLVED):
-        ticket.status = Status.OPEN
-        fields.append("status")
-    ticket.save(update_fields=fields)
+def _ticket_for(work: Work) -> tuple[Ticket, bool]:
+    """The matched open ticket, or a new one (a linked follow-up for a closed ticket)."""
+    match = work.match
+    if match is not None and match.ticket.status not in CLOSED_STATES:
+        _update_thread(work, match.ticket)
+        return match.ticket, False
+    followup_of = match.ticket if match is not None else None
+    return _new_ticket(work, followup_of), True
 
 
-def _new_ticket(
-    work: Work, requester: User, address: SupportAddress | None, followup_of: Ticket | None
-) -> Ticket:
+def _update_thread(work: Work, ticket: Ticket) -> None:
+    """A new comment on an existing ticket: bump it, reopen it for an end user's reply, and
+    add flags it didn't have. One UPDATE, of the changed columns only."""
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    if ticket.status in REOPENED_STATES and work.verdict.reopen and not work.requester.is_agent:
+        changes["status"] = Status.OPEN
+        work.diagnostics["reopened"] = True
+    new_flags = [flag for flag in work.flags if flag not in ticket.flags]
+    if new_flags:
+        changes["flags"] = [*ticket.flags, *new_flags]
+    Ticket.objects.filter(pk=ticket.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(ticket, name, value)
+
+
+def _new_ticket(work: Work, followup_of: Ticket | None) -> Ticket:
+    address = work.address
     ticket = Ticket.objects.create(
-        subject=work.parsed.subject[:998],
-        requester=requester,
-        submitter=requester,
+        subject=content.db_text(work.parsed.subject, 998),
+        requester=work.requester,
+        submitter=work.requester,
         received_at=address,
         recipient=address.email if address else "",
         group_id=address.group_id if address else None,
@@ -202,52 +358,95 @@ def _new_ticket(
     return ticket
 
 
-def _add_comment(work: Work, ticket: Ticket, author: User) -> Comment:
-    parsed = work.parsed
+def _comment_text(parsed: ParsedMail) -> tuple[str, str]:
+    return content.split_body(content.db_text(parsed.text))
+
+
+def _message_id(parsed: ParsedMail) -> str:
+    return content.db_text(parsed.message_id, 998)
+
+
+def _add_comment(work: Work, ticket: Ticket) -> Comment:
+    body, quoted = _comment_text(work.parsed)
     comment = Comment.objects.create(
         ticket=ticket,
-        author=author,
-        body=parsed.text,
-        html_body=parsed.html,
+        author=work.requester,
+        body=body,
+        quoted_text=quoted,
+        html_body=content.db_text(work.parsed.html),
         public=True,
         via=Via.EMAIL,
-        message_id=parsed.message_id[:998],
+        message_id=_message_id(work.parsed),
         inbound=work.message,
         flags=list(work.flags),
         created_at=work.message.received_at,
     )
-    attachments = [
-        Attachment(
-            comment=comment,
-            filename=(part.filename or "attachment")[:255],
-            content_type=part.content_type[:255],
-            size=len(part.data),
-            sha256=blobs.store(part.data),
-            inline=part.inline,
-            content_id=part.content_id[:998],
-        )
-        for part in parsed.attachments
-    ]
-    Attachment.objects.bulk_create(attachments)
+    _store_attachments(work, comment)
     return comment
 
 
-def _cc_addresses(work: Work) -> list[Address]:
-    """To/Cc addresses that are not ours and not the requester become CCs (SPEC F8)."""
-    support = set(SupportAddress.objects.values_list("email", flat=True))
-    requester_email = work.diagnostics.get("requester")
-    seen: set[str] = set()
-    ccs: list[Address] = []
-    for address in work.parsed.to + work.parsed.cc:
-        email = address.normalized
-        if not email or "@" not in email or email in support or email == requester_email:
-            continue
-        if email.rpartition("@")[2] == settings.POSTDESK.mail_domain or email in seen:
-            continue
-        seen.add(email)
-        ccs.append(address)
-    if len(ccs) > MAX_CCS:
-        work.flags.append("too_many_ccs")
-        work.diagnostics["ccs_dropped"] = len(ccs) - MAX_CCS
-        ccs = ccs[:MAX_CCS]
-    return ccs
+def _store_attachments(work: Work, comment: Comment) -> None:
+    """Files by content hash; the original HTML as its inert copy; ``cid:`` images linked."""
+    parts = work.parsed.attachments
+    if not parts:
+        return
+    shown_inline = set(content.referenced_cids(work.parsed.html))
+    Attachment.objects.bulk_create([_attachment(comment, part, shown_inline) for part in parts])
+    missing = content.missing_cids(work.parsed.html, (part.content_id for part in parts))
+    work.diagnostics["attachments"] = len(parts)
+    if shown_inline:
+        work.diagnostics["cid_images"] = {
+            "linked": len(shown_inline) - len(missing),
+            "missing": missing[:20],
+        }
+
+
+def _attachment(comment: Comment, part: Part, shown_inline: set[str]) -> Attachment:
+    content_id = content.normalize_cid(part.content_id) if part.content_id else ""
+    return Attachment(
+        comment=comment,
+        filename=content.db_text(part.filename or "attachment", 255),
+        content_type=content.db_text(part.content_type, 255) or "application/octet-stream",
+        size=len(part.data),
+        sha256=blobs.store(part.data),
+        # Inline means "shown inside the body": a part the HTML shows by its Content-ID,
+        # whatever its Content-Disposition says (Apple Mail marks them attachment).
+        inline=bool(content_id) and content_id in shown_inline and not part.original_html,
+        content_id=content.db_text(part.content_id, 998),
+    )
+
+
+def _link_ccs(work: Work, ticket: Ticket) -> None:
+    if work.ccs:
+        ticket.ccs.add(*people.users_for(work.ccs))
+        work.diagnostics["ccs"] = len(work.ccs)
+
+
+def _touch_address(work: Work) -> None:
+    address = work.address
+    received = work.message.received_at
+    if address is None or address.pk is None:
+        return
+    if address.last_mail_at and address.last_mail_at > received - LAST_MAIL_AT_GRANULARITY:
+        return
+    SupportAddress.objects.filter(pk=address.pk).update(last_mail_at=received)
+
+
+def _notify(work: Work, ticket: Ticket, comment: Comment, created: bool) -> None:
+    """The notifications step's place (``postdesk.outbound.services``: the new-ticket
+    acknowledgement, agents' notices; SPEC F12). Only a verdict that allows notifications
+    may send. Until that step is wired in, the decision is recorded and nothing is sent."""
+    work.diagnostics["notifications"] = "allowed" if work.verdict.notify else "suppressed"
+
+
+def _finish(work: Work, started: float, status: str, *, verdict: str | None = None) -> None:
+    work.timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+    work.diagnostics.update(
+        verdict=verdict or str(work.verdict.action),
+        cause=work.verdict.cause,
+        flags=work.flags,
+        timings_ms=work.timings,
+        processing_ms=work.timings["total"],
+    )
+    work.message.status = status
+    work.message.diagnostics = content.db_json(work.diagnostics)
