@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from postdesk.channels.models import AddressKind, SupportAddress
+from postdesk.channels.models import AddressKind, DeskSettings, SupportAddress
 from postdesk.tickets.models import normalize_email
 
 
@@ -40,14 +40,36 @@ def is_desk_domain(domain: str) -> bool:
     return domain.lower() == desk_domain()
 
 
+# Local parts at the desk domain that are always ours, wildcard or not: the return path of
+# outbound mail, where bounces come back (VERP, SPEC F12).
+RESERVED_LOCAL_PARTS = frozenset({"bounces"})
+
+
+def wildcard_enabled() -> bool:
+    """The desk setting (default on): mail to any local part at the desk domain is taken."""
+    value = DeskSettings.objects.filter(pk=1).values_list("wildcard_enabled", flat=True).first()
+    return True if value is None else bool(value)
+
+
+def set_wildcard(enabled: bool) -> None:
+    DeskSettings.objects.update_or_create(pk=1, defaults={"wildcard_enabled": enabled})
+
+
 def accepts_recipient(address: str) -> bool:
-    """Whether mail to ``address`` is ours to take. Any local part at the desk domain is
-    (wildcard, SPEC F1); so is any registered support address. Everything else is refused
-    at RCPT: Postdesk is never a relay."""
+    """Whether mail to ``address`` is ours to take. Any registered support address is; with
+    the wildcard setting on (the default, SPEC F1) so is any local part at the desk domain.
+    With it off, a desk-domain address is taken when it is registered, once the ``+tag`` of
+    a plus address is removed, or when it is a reserved return path. Everything else is
+    refused at RCPT: Postdesk is never a relay."""
     email = normalize_email(address)
     local, at, domain = email.rpartition("@")
     if not at or not local:
         return False
     if is_desk_domain(domain):
-        return True
+        if wildcard_enabled():
+            return True
+        base = local.partition("+")[0]
+        if base in RESERVED_LOCAL_PARTS:
+            return True
+        return SupportAddress.objects.filter(email__in={email, f"{base}@{domain}"}).exists()
     return SupportAddress.objects.filter(email=email).exists()
