@@ -1,0 +1,209 @@
+"""From a :class:`Draft` (what a service wants to say) to a stored, queued outbound mail.
+
+``store(draft)`` runs in the caller's transaction: it creates the ``OutboundMessage`` row
+(its id goes into the signed Message-ID and the VERP return paths), composes the exact bytes
+with ``postdesk.mail.compose``, stores them with one ``OutboundRecipient`` per envelope
+recipient, records the Message-ID on the comment the mail carries, and queues the delivery
+task. Either all of that commits together with the caller's work (the comment, the ticket)
+or none of it does: the transactional outbox. Unsafe header input raises
+``headersafe.UnsafeHeader`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from postdesk import keys
+from postdesk.channels.models import SupportAddress
+from postdesk.mail import compose, headersafe
+from postdesk.outbound.models import (
+    OutboundKind,
+    OutboundMessage,
+    OutboundRecipient,
+    OutboundStatus,
+    RecipientKind,
+)
+from postdesk.tickets.models import Comment, Ticket, UserIdentity
+
+
+def instance_id() -> str:
+    """What this desk's loop header (``X-Postdesk-Loop``) carries, stable across restarts.
+
+    The desk domain names the desk for a human reading headers; the digest of the secret
+    tells two desks that share a domain name (staging and production) apart.
+    """
+    digest = hashlib.sha256(keys.derived_key("postdesk.instance-id")).hexdigest()[:12]
+    return f"{settings.POSTDESK.mail_domain}-{digest}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    name: str = ""
+    kind: str = RecipientKind.TO
+    identity: UserIdentity | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    kind: str
+    sender: SupportAddress | None
+    from_email: str
+    recipients: Sequence[Recipient]
+    subject: str
+    text: str
+    ticket: Ticket | None = None
+    comment: Comment | None = None
+    agent_name: str = ""
+    address_name: str = ""
+    language: str = "en"
+    with_html: bool = True
+    include_reply_delimiter: bool = True
+    include_ticket_token: bool = True
+    ticket_marker: bool = True
+    auto_submitted: compose.AutoSubmitted | None = None
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+    extra_headers: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+
+def html_from_text(text: str) -> str:
+    """A plain HTML rendering of a text body: escaped, paragraphs and line breaks kept."""
+    paragraphs = [p for p in text.strip("\n").split("\n\n") if p.strip()]
+    return "\n".join(
+        "<p>" + "<br>\n".join(html.escape(line) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+    )
+
+
+def _needs_smtputf8(recipients: Sequence[Recipient], from_email: str) -> bool:
+    return any(
+        not address.rpartition("@")[0].isascii()
+        for address in [from_email, *(r.address for r in recipients)]
+    )
+
+
+def store(draft: Draft) -> OutboundMessage:
+    """Compose, store and queue the mail; returns the stored ``OutboundMessage``."""
+    from postdesk.outbound.tasks import send_outbound
+
+    if not draft.recipients:
+        raise ValueError("an outbound mail needs at least one recipient")
+    smtputf8 = _needs_smtputf8(draft.recipients, draft.from_email)
+    with transaction.atomic():
+        message = OutboundMessage.objects.create(
+            kind=draft.kind,
+            ticket=draft.ticket,
+            comment=draft.comment,
+            sender_address=draft.sender,
+            from_address=draft.from_email,
+            subject=draft.subject[:998],
+            smtputf8=smtputf8,
+        )
+        spec = compose.OutboundSpec(
+            secret_key=keys.token_key(),
+            desk_domain=settings.POSTDESK.mail_domain,
+            instance_id=instance_id(),
+            ticket_id=draft.ticket.pk if draft.ticket is not None else 0,
+            outbound_id=message.pk,
+            from_address=draft.from_email,
+            agent_name=draft.agent_name,
+            address_name=draft.address_name,
+            to=[compose.Mailbox(r.address, r.name) for r in draft.recipients if r.kind == "to"],
+            cc=[compose.Mailbox(r.address, r.name) for r in draft.recipients if r.kind == "cc"],
+            bcc=[compose.Mailbox(r.address, r.name) for r in draft.recipients if r.kind == "bcc"],
+            subject=draft.subject,
+            text=draft.text,
+            html=html_from_text(draft.text) if draft.with_html else None,
+            language=draft.language,
+            ticket_marker=draft.ticket_marker and draft.ticket is not None,
+            include_reply_delimiter=draft.include_reply_delimiter,
+            include_ticket_token=draft.include_ticket_token and draft.ticket is not None,
+            auto_submitted=draft.auto_submitted,
+            in_reply_to=draft.in_reply_to,
+            references=draft.references,
+            extra_headers=draft.extra_headers,
+            bounce_domain=settings.POSTDESK.mail_domain,
+            smtputf8=smtputf8,
+        )
+        composed = compose.compose_message(spec)
+        message.raw = composed.raw
+        message.message_id = composed.message_id
+        message.save(update_fields=["raw", "message_id"])
+        by_address = {r.address.lower(): r for r in draft.recipients}
+        OutboundRecipient.objects.bulk_create(
+            [
+                OutboundRecipient(
+                    message=message,
+                    address=address,
+                    kind=_kind_of(by_address, address),
+                    identity=_identity_of(by_address, address),
+                    return_path=composed.return_paths[address],
+                )
+                for address in composed.recipients
+            ]
+        )
+        if draft.comment is not None and draft.kind == OutboundKind.REPLY:
+            Comment.objects.filter(pk=draft.comment.pk).update(message_id=composed.message_id)
+            draft.comment.message_id = composed.message_id
+        send_outbound.enqueue(message.pk)
+    return message
+
+
+def store_unsendable(draft: Draft, reason: str) -> OutboundMessage:
+    """Record a mail that could not go to anyone (every recipient undeliverable), so the
+    ticket shows why nobody got it."""
+    return OutboundMessage.objects.create(
+        kind=draft.kind,
+        ticket=draft.ticket,
+        comment=draft.comment,
+        sender_address=draft.sender,
+        from_address=draft.from_email,
+        subject=draft.subject[:998],
+        status=OutboundStatus.FAILED,
+        last_error=reason,
+    )
+
+
+def _recipient_for(by_address: dict[str, Recipient], address: str) -> Recipient | None:
+    # compose normalises domains (lower case, A-labels); match on the normalised form too.
+    found = by_address.get(address.lower())
+    if found is not None:
+        return found
+    for recipient in by_address.values():
+        try:
+            if headersafe.addr_spec(recipient.address, allow_utf8=True).lower() == address.lower():
+                return recipient
+        except headersafe.UnsafeHeader:
+            continue
+    return None
+
+
+def _kind_of(by_address: dict[str, Recipient], address: str) -> str:
+    found = _recipient_for(by_address, address)
+    return found.kind if found is not None else RecipientKind.TO
+
+
+def _identity_of(by_address: dict[str, Recipient], address: str) -> UserIdentity | None:
+    found = _recipient_for(by_address, address)
+    return found.identity if found is not None else None
+
+
+def validated_subject(text: str) -> str:
+    """A subject from inbound mail made safe to send: control and bidi characters become
+    spaces and encoded-word syntax is broken up, rather than refusing the whole mail."""
+    cleaned = []
+    for char in text:
+        try:
+            headersafe.text(char, field="subject")
+            cleaned.append(char)
+        except headersafe.UnsafeHeader:
+            cleaned.append(" ")
+    value = " ".join("".join(cleaned).replace("=?", "= ?").split())
+    return value[: headersafe.MAX_SUBJECT_LENGTH - 20]

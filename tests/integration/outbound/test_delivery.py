@@ -1,0 +1,123 @@
+"""The outbox's delivery life cycle with the locmem relay: retries, failures, crashes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from postdesk.operations import status as desk_status
+from postdesk.outbound import delivery, services
+from postdesk.outbound.models import OutboundMessage, OutboundStatus, RecipientStatus
+from postdesk.outbound.relays import locmem
+
+pytestmark = pytest.mark.django_db
+
+
+def system_mail(*to: str) -> OutboundMessage:
+    return services.send_system_mail(to=list(to), subject="Hello", text="Body")
+
+
+def test_a_temporary_failure_is_retried_and_then_sent(locmem_relay, fast_retry, run_tasks):
+    locmem.fail("451 4.3.0 try again later", at="data", times=1)
+    outbound = system_mail("a@example.com")
+    run_tasks()
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundStatus.SENT
+    assert outbound.attempts == 2
+    assert len(locmem.attempts) == 2 and len(locmem_relay) == 1
+    assert outbound.recipients.get().status == RecipientStatus.SENT
+
+
+def test_a_permanent_refusal_fails_that_recipient_only(locmem_relay, fast_retry, run_tasks):
+    locmem.fail("550 5.1.1 no such user", at="rcpt", times=1)
+    outbound = system_mail("gone@example.com", "here@example.com")
+    run_tasks()
+    outbound.refresh_from_db()
+    rows = {r.address: r for r in outbound.recipients.all()}
+    assert rows["gone@example.com"].status == RecipientStatus.FAILED
+    assert rows["gone@example.com"].reply_code == 550
+    assert "no such user" in rows["gone@example.com"].reply_text
+    assert rows["here@example.com"].status == RecipientStatus.SENT
+    assert outbound.status == OutboundStatus.SENT  # somebody got it
+    assert outbound.attempts == 1  # 5xx is not retried
+
+
+def test_a_relay_that_stays_down_fails_the_mail_after_the_last_attempt(
+    locmem_relay, fast_retry, run_tasks
+):
+    locmem.go_down(at="connect", times=10)
+    outbound = system_mail("a@example.com")
+    run_tasks()
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundStatus.FAILED
+    assert outbound.attempts == fast_retry.max_attempts
+    recipient = outbound.recipients.get()
+    assert recipient.status == RecipientStatus.FAILED
+    assert recipient.reply_code == delivery.NO_REPLY_CODE
+    assert desk_status()["outbound"] == {"queued": 0, "sent": 0, "failed": 1}
+
+
+def test_a_connection_dropped_during_data_is_deferred_then_sent(
+    locmem_relay, fast_retry, run_tasks
+):
+    locmem.go_down(at="drop", times=1)
+    outbound = system_mail("a@example.com")
+    delivery.deliver(outbound.pk)
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundStatus.QUEUED
+    assert outbound.recipients.get().status == RecipientStatus.DEFERRED
+    run_tasks()
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundStatus.SENT and len(locmem_relay) == 1
+
+
+def test_a_crash_between_send_and_record_sends_once_more_with_the_same_message_id(
+    locmem_relay, run_tasks
+):
+    """kill -9 after the relay said 250 but before the outcome was stored: the only
+    duplicate SMTP leaves possible, and it carries the same Message-ID."""
+    outbound = system_mail("a@example.com")
+    claimed = delivery.claim(outbound.pk)
+    assert isinstance(claimed, delivery.Claim)
+    delivery.send(claimed, delivery.current_relay())  # the worker dies here
+    # Another task for the same mail respects the dead worker's claim until it expires...
+    assert delivery.deliver(outbound.pk) == "claimed"
+    assert len(locmem_relay) == 1
+    OutboundMessage.objects.filter(pk=outbound.pk).update(
+        claimed_at=timezone.now() - delivery.CLAIM_LEASE - timedelta(seconds=1)
+    )
+    # ...then sends again: one duplicate, same bytes, same Message-ID.
+    assert delivery.deliver(outbound.pk) == OutboundStatus.SENT
+    assert len(locmem_relay) == 2
+    assert locmem_relay[0].data == locmem_relay[1].data
+    # Nothing more is ever sent for it.
+    run_tasks()
+    assert delivery.deliver(outbound.pk) == "already-sent"
+    assert len(locmem_relay) == 2
+
+
+def test_mail_stored_in_a_rolled_back_transaction_is_never_sent(locmem_relay, run_tasks):
+    from django.db import transaction
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        system_mail("a@example.com")
+        raise Abort
+    run_tasks()
+    assert OutboundMessage.objects.count() == 0 and locmem_relay == []
+
+
+def test_the_outbox_relay_keeps_mail_local(settings, run_tasks):
+    from tests.integration.outbound.conftest import use_relay
+
+    use_relay(settings, "outbox:")
+    outbound = system_mail("a@example.com")
+    run_tasks()
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundStatus.SENT and outbound.relay == "outbox"
+    assert "local outbox" in outbound.recipients.get().reply_text
+    assert outbound.sent_bytes() == bytes(outbound.raw)  # unsigned: no key for desk.test
