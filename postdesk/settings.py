@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "postdesk.channels",
     "postdesk.spool",
     "postdesk.web",
+    "postdesk.suspension",
     "postdesk.outbound",
 ]
 

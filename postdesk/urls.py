@@ -10,6 +10,7 @@ urlpatterns = [
     path("inbound/mime", inbound_mime, name="inbound-mime"),
     path("health", views.health, name="health"),
     path("api/v2/", api_urls()),
+    path("suspended/", include("postdesk.suspension.urls")),
     path("", include("postdesk.outbound.urls")),
     path("", include("postdesk.web.urls")),
 ]

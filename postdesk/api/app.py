@@ -48,6 +48,7 @@ from postdesk.api.throttle import PerUserThrottle
 ROUTERS: list[tuple[str, str]] = [
     ("groups", "postdesk.api.groups"),
     ("users", "postdesk.api.users"),
+    ("recipient_addresses", "postdesk.channels.api"),
 ]
 
 
