@@ -11,6 +11,7 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("api/v2/", api_urls()),
     path("suspended/", include("postdesk.suspension.urls")),
+    path("admin/channels/email/", include("postdesk.channels.urls")),
     path("", include("postdesk.outbound.urls")),
     path("", include("postdesk.web.urls")),
 ]

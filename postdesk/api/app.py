@@ -49,6 +49,7 @@ ROUTERS: list[tuple[str, str]] = [
     ("groups", "postdesk.api.groups"),
     ("users", "postdesk.api.users"),
     ("recipient_addresses", "postdesk.channels.api"),
+    ("suspended_tickets", "postdesk.suspension.api"),
 ]
 
 

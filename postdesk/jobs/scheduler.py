@@ -39,6 +39,7 @@ class PeriodicJob:
 JOBS: list[PeriodicJob] = [
     PeriodicJob("reap-stuck-tasks", 10, "postdesk.jobs.reaper.reap_stuck_tasks"),
     PeriodicJob("prune-finished-tasks", 3600, "postdesk.jobs.housekeeping.prune_finished_tasks"),
+    PeriodicJob("verification-timeouts", 5, "postdesk.channels.verification.check_pending"),
     PeriodicJob("purge-suspended-mail", 3600, "postdesk.suspension.services.purge_expired"),
 ]
 

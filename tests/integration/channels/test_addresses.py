@@ -96,7 +96,7 @@ def test_system_and_default_addresses_cannot_be_deleted() -> None:
 def test_a_target_that_is_still_forwarded_to_cannot_be_deleted() -> None:
     external = services.connect_external("billing@mycompany.test")
     assert external.forwarding_target is not None
-    with pytest.raises(AddressError, match="billing@mycompany.test"):
+    with pytest.raises(AddressError, match=r"billing@mycompany\.test"):
         services.delete_address(external.forwarding_target)
     services.delete_address(external)
     services.delete_address(external.forwarding_target)
