@@ -11,25 +11,33 @@ import uuid
 from typing import Any
 
 from django.tasks import Task, task_backends
+from django.utils import timezone
 from django.utils.json import normalize_json
 from django_tasks_db.models import DBTaskResult, get_date_max
+
+from postdesk.db.fast_insert import insert_rows
+
+COLUMNS = (
+    "id", "status", "enqueued_at", "args_kwargs", "priority", "task_path", "worker_ids",
+    "queue_name", "backend_name", "run_after", "return_value", "exception_class_path",
+    "traceback",
+)  # fmt: skip
 
 
 def enqueue_many(task: Task[Any, Any], calls: list[tuple[Any, ...]]) -> None:
     backend = task_backends[task.backend]
     backend.validate_task(task)
     run_after = task.run_after or get_date_max()
-    DBTaskResult.objects.bulk_create(
+    now = timezone.now()
+    insert_rows(
+        DBTaskResult,
+        COLUMNS,
         [
-            DBTaskResult(
-                id=uuid.uuid4(),
-                args_kwargs=normalize_json({"args": list(args), "kwargs": {}}),
-                priority=task.priority,
-                task_path=task.module_path,
-                queue_name=task.queue_name,
-                run_after=run_after,
-                backend_name=backend.alias,
-            )
+            [
+                uuid.uuid4(), "READY", now, normalize_json({"args": list(args), "kwargs": {}}),
+                task.priority, task.module_path, [], task.queue_name, backend.alias, run_after,
+                None, "", "",
+            ]
             for args in calls
-        ]
-    )
+        ],
+    )  # fmt: skip

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from postdesk.db.fast_insert import insert_rows
 from postdesk.jobs.bulk import enqueue_many
 from postdesk.mail.envelope import Envelope
-from postdesk.spool.models import InboundMessage
+from postdesk.spool.models import InboundMessage, InboundStatus
 
 logger = logging.getLogger(__name__)
 
@@ -64,20 +66,30 @@ def accept_many(mails: list[tuple[bytes, Envelope]]) -> list[Accepted]:
     return results
 
 
-def _row(raw: bytes, digest: str, envelope: Envelope) -> InboundMessage:
-    return InboundMessage(
-        raw=raw,
-        raw_sha256=digest,
-        size=len(raw),
-        transport=envelope.transport,
-        peer_ip=_text(envelope.peer_ip)[:64],
-        helo=_text(envelope.helo)[:255],
-        mail_from=_text(envelope.mail_from)[:998],
-        rcpt_tos=[_text(rcpt)[:998] for rcpt in envelope.rcpt_tos],
-        tls=envelope.tls,
-        envelope_extra=envelope.extra,
-        received_at=envelope.received_at,
-    )
+_COLUMNS = (
+    "raw", "raw_sha256", "size", "transport", "peer_ip", "helo", "mail_from", "rcpt_tos",
+    "tls", "envelope_extra", "received_at", "status", "attempts", "last_error", "diagnostics",
+)  # fmt: skip
+
+
+def _values(raw: bytes, digest: str, envelope: Envelope) -> dict[str, Any]:
+    return {
+        "raw": raw,
+        "raw_sha256": digest,
+        "size": len(raw),
+        "transport": envelope.transport,
+        "peer_ip": _text(envelope.peer_ip)[:64],
+        "helo": _text(envelope.helo)[:255],
+        "mail_from": _text(envelope.mail_from)[:998],
+        "rcpt_tos": [_text(rcpt)[:998] for rcpt in envelope.rcpt_tos],
+        "tls": envelope.tls,
+        "envelope_extra": envelope.extra,
+        "received_at": envelope.received_at,
+        "status": InboundStatus.QUEUED,
+        "attempts": 0,
+        "last_error": "",
+        "diagnostics": {},
+    }
 
 
 def _store_batch(
@@ -86,12 +98,14 @@ def _store_batch(
     known = dict(
         InboundMessage.objects.filter(raw_sha256__in=set(digests)).values_list("raw_sha256", "id")
     )
-    new_rows: dict[str, InboundMessage] = {}
+    new_rows: dict[str, dict[str, Any]] = {}
     for (raw, envelope), digest in zip(mails, digests, strict=True):
         if digest not in known and digest not in new_rows:
-            new_rows[digest] = _row(raw, digest, envelope)
-    for row in InboundMessage.objects.bulk_create(list(new_rows.values())):
-        known[row.raw_sha256] = row.pk
+            new_rows[digest] = _values(raw, digest, envelope)
+    ids = insert_rows(
+        InboundMessage, _COLUMNS, [[row[c] for c in _COLUMNS] for row in new_rows.values()]
+    )
+    known.update(zip(new_rows, ids, strict=True))
     results: list[Accepted] = []
     created: list[Accepted] = []
     for digest in digests:
@@ -116,8 +130,7 @@ def _store_one_by_one(
             continue
         try:
             with transaction.atomic():
-                row = _row(raw, digest, envelope)
-                row.save()
+                row = InboundMessage.objects.create(**_values(raw, digest, envelope))
             results.append(Accepted(row.pk, duplicate=False))
         except IntegrityError:
             message_id = InboundMessage.objects.values_list("id", flat=True).get(raw_sha256=digest)
