@@ -1,0 +1,34 @@
+"""GET /metrics: Prometheus text with the desk's counts, for loopback or admin tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from postdesk.operations import create_admin
+
+pytestmark = pytest.mark.django_db
+
+
+def test_metrics_count_mail_by_status_queue_depth_and_latency(client, mail, run_tasks):
+    from tests.integration.test_processing import spool
+
+    spool(mail())
+    spool(mail())
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'postdesk_inbound_messages{status="queued"} 2' in body
+    assert 'postdesk_queue_depth{queue="inbound",state="ready"} 2' in body
+    assert "postdesk_processing_latency_seconds_count 0" in body
+    run_tasks()
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'postdesk_inbound_messages{status="processed"} 2' in body
+    assert "postdesk_processing_latency_seconds_count 2" in body
+    assert 'postdesk_processing_latency_seconds{quantile="0.99"}' in body
+
+
+def test_metrics_need_loopback_or_an_admin_token(client):
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+    create_admin("root@desk.test", "long enough pw", api_token="m" * 32)
+    response = client.get(
+        "/metrics", REMOTE_ADDR="203.0.113.9", headers={"Authorization": "Bearer " + "m" * 32}
+    )
+    assert response.status_code == 200
