@@ -81,7 +81,7 @@ def _latency() -> list[str]:
     pairs = InboundMessage.objects.filter(finished_at__gte=since).values_list(
         "received_at", "finished_at"
     )
-    seconds = sorted((done - received).total_seconds() for received, done in pairs)
+    seconds = sorted((done - received).total_seconds() for received, done in pairs if done)
     samples: list[tuple[dict[str, str], float]] = []
     for quantile in LATENCY_QUANTILES:
         if seconds:
