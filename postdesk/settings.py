@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from postdesk import config as _config
+from postdesk import logs
 
 POSTDESK = _config.load()
 BASE_DIR = Path(__file__).resolve().parent
@@ -119,17 +121,4 @@ ATTACHMENTS_DIR = DATA_DIR / "attachments"
 # Raw mail posted to /inbound/mime may be as large as the message size limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = POSTDESK.max_message_size + 1024 * 1024
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        "postdesk": {"level": "INFO"},
-        "django_tasks_db": {"level": "WARNING"},
-        "django.tasks": {"level": "WARNING"},
-    },
-}
+LOGGING = logs.config(os.environ.get("POSTDESK_LOG_FORMAT", "plain"))

@@ -50,11 +50,6 @@ def is_desk_recipient(address: str, desk_domain: str) -> bool:
     return bool(desk_domain and at and local and domain.lower() == desk_domain)
 
 
-def _redact(address: str) -> str:
-    local, at, domain = address.rpartition("@")
-    return f"{local[:1]}***@{domain}" if at else "***"
-
-
 class GroupCommitter:
     """Stores the mails of concurrent SMTP sessions together, one transaction per batch.
 
@@ -143,7 +138,7 @@ class SpoolHandler:
             logger.exception("recipient check failed")
             return statuscodes.TRY_LATER
         if not known:
-            logger.info("refused recipient %s", _redact(address))
+            logger.info("refused recipient %s", address)  # the log filter redacts it
             return statuscodes.UNKNOWN_RECIPIENT
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
