@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.core.cache import caches
 from django.test import Client
+from django.utils import translation
 
 from postdesk.channels.models import SupportAddress, VerificationAttempt
 from postdesk.mail.envelope import Envelope
@@ -22,6 +23,15 @@ from postdesk.tickets.models import Group, Role, User
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> None:
     caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    # LocaleMiddleware leaves a request's language active on the thread; a Korean page
+    # fetched by one test must not translate the next test's messages.
+    translation.activate("en")
+    yield
+    translation.activate("en")
 
 
 @pytest.fixture
