@@ -102,7 +102,10 @@ def test_create_update_delete(api: Client, billing_group: Group) -> None:
     ("payload", "field"),
     [
         ({"recipient_address": {"email": "nope"}}, "email"),
-        ({"recipient_address": {"email": "x@desk.test", "forwarding_target": "y@desk.test"}}, "email"),
+        (
+            {"recipient_address": {"email": "x@desk.test", "forwarding_target": "y@desk.test"}},
+            "email",
+        ),
         ({"recipient_address": {"name": "no email"}}, "email"),
         ({"email": "flat@mycompany.test"}, "recipient_address"),
         ({"recipient_address": {"email": ["a@b.test"]}}, "email"),

@@ -189,7 +189,11 @@ def test_routing_rule_editing(
         },
     )
     rule = RoutingRule.objects.get()
-    assert (rule.group, rule.priority, rule.tags) == (billing_group, "urgent", ["invoices", "money"])
+    assert (rule.group, rule.priority, rule.tags) == (
+        billing_group,
+        "urgent",
+        ["invoices", "money"],
+    )
     admin_client.post(
         reverse("channels:routing-rule", args=[rule.pk]),
         {"received_at": external.pk, "priority": "low", "tags_text": "", "position": 1},
