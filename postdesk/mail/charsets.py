@@ -175,8 +175,23 @@ def _wide_codecs_unless_nul(data: bytes) -> list[str]:
     return [] if b"\x00" in data else _WIDE_CODECS
 
 
+_HIGH_BYTE_RUN = re.compile(rb"[\x80-\xff]+")
+
+
+def _single_byte_text(data: bytes) -> bool:
+    """Every 8-bit byte stands alone between ASCII bytes ("K\xe4se", "caf\xe9").
+
+    In the double-byte CJK charsets a character is a lead byte and a trail byte, and in
+    running CJK text the 8-bit bytes come at least in pairs; a lone one is a Western
+    letter. This settles the short samples a statistical detector can't.
+    """
+    return all(len(run) == 1 for run in _HIGH_BYTE_RUN.findall(data))
+
+
 def _guess(data: bytes) -> str | None:
     """charset-normalizer's best reading of ``data`` (None when it has no opinion)."""
+    if _single_byte_text(data):
+        return data.decode("cp1252", errors="replace")
     best = charset_normalizer.from_bytes(data, cp_exclusion=_wide_codecs_unless_nul(data)).best()
     if best is None:
         return None

@@ -43,7 +43,12 @@ _ATTRIBUTION_START = re.compile(
 # The last line of a wrapped attribution ends with its colon (or a dash banner).
 _ATTRIBUTION_END = re.compile(r"(?:[:\uff1a]|-{2,})\s*$")
 _ATTRIBUTION_LINES = 3
-_ADDRESS_OR_BRACKET = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|<\s*$")
+# The lookbehind lets a match start only where an address can begin: without it, a search
+# over one long run of word characters retries from every position (quadratic time).
+_ADDRESS_OR_BRACKET = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+|<\s*$")
+# No attribution, banner or header line is longer: longer lines are body text, and skipping
+# them keeps the heuristics linear on 200 KB single-line bodies.
+_MAX_MARKER_LINE = 1000
 # Old Gmail: "2016-03-03 17:21 GMT+01:00 Some One <a@b>:" (sometimes without the colon).
 _DATED_ATTRIBUTION = re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}\s.*(?:GMT|@|<)", re.I)
 # "-----Original Message-----", "---------- Forwarded message ---------", "*-- … --*".
@@ -125,7 +130,7 @@ def _heuristic_cut(lines: list[str]) -> int | None:
 def _starts_history(lines: list[str], index: int) -> bool:
     line = lines[index].rstrip("\r\n")
     stripped = line.strip()
-    if not stripped:
+    if not stripped or len(stripped) > _MAX_MARKER_LINE:
         return False
     if _SIGNATURE.match(line) or _SEPARATOR.match(line) or _BANNER.match(line):
         return True

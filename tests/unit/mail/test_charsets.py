@@ -82,3 +82,9 @@ def test_rfc2231_language_suffix_in_encoded_word() -> None:
 
 def test_broken_base64_in_encoded_word_does_not_raise() -> None:
     assert isinstance(decode_header_value("=?utf-8?B?####?= tail"), str)
+
+
+def test_lone_8bit_bytes_in_undeclared_text_are_western_not_cjk() -> None:
+    # Regression: charset-normalizer read the four bytes of "Käse" as GBK ("K酲e").
+    assert decode_bytes(b"K\xe4se", None)[0] == "Käse"
+    assert decode_bytes(b"caf\xe9 cr\xe8me", None)[0] == "café crème"

@@ -57,3 +57,13 @@ def test_code_fences_are_not_cut() -> None:
 
 def test_empty_text() -> None:
     assert split_reply("") == ("", "")
+
+
+def test_a_200_kb_line_is_body_text_and_is_read_in_linear_time() -> None:
+    # Regression: the address search in the attribution heuristic retried from every
+    # position of a long word, so one 200 KB line kept a worker busy for minutes.
+    line = "x" * 200_000
+    text = f"{line}\nOn Mon, 2 Mar 2026, Bob <bob@example.com> wrote:\n> old\n"
+    new, quoted = split_reply(text)
+    assert new == line + "\n"
+    assert quoted.startswith("On Mon, 2 Mar 2026")
