@@ -135,8 +135,14 @@ def _is_bounce(raw: bytes, mail_from: str) -> bool:
         return bounces.is_bounce(head, mail_from)
     if bounces.is_bounce(head, mail_from):
         return True
-    full = email.message_from_bytes(raw, policy=email_policy.compat32)
-    return bounces.is_bounce(full, mail_from)
+    try:
+        full = email.message_from_bytes(raw, policy=email_policy.compat32)
+        return bounces.is_bounce(full, mail_from)
+    except RecursionError:
+        # MIME nested deeper than the stdlib walks (a hostile mail, never a real report):
+        # the headers have spoken, and this mail must still end somewhere.
+        logger.warning("bounce check gave up on a deeply nested mail; treated as no bounce")
+        return False
 
 
 def _own_addresses() -> frozenset[str]:

@@ -198,3 +198,21 @@ def test_a_flooding_sender_is_suspended_for_the_block_then_unblocked(
     clock.advance(60)
     after = spool_mail(mail(subject="Question 23"))
     assert screen_mail(after).verdict.action == Action.ACCEPT
+
+
+def test_mime_nested_too_deep_for_the_bounce_check_still_gets_a_verdict(spool_mail):
+    # Regression: the stdlib walk behind the bounce check overflowed the recursion limit.
+    depth = 1500
+    opening = "".join(
+        f'--b{n}\r\nContent-Type: multipart/mixed; boundary="b{n + 1}"\r\n\r\n'
+        for n in range(depth)
+    )
+    closing = "".join(f"--b{n}--\r\n" for n in reversed(range(depth)))
+    raw = (
+        "From: ada@example.com\r\nTo: support@desk.test\r\nSubject: nested\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b0"\r\n\r\n'
+        f"{opening}--b{depth}\r\nContent-Type: text/plain\r\n\r\nhello\r\n{closing}"
+    ).encode()
+    message = spool_mail(raw)
+    facts = protection.facts_for(message, parse(raw))
+    assert facts.is_bounce is False
