@@ -41,6 +41,8 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob("prune-finished-tasks", 3600, "postdesk.jobs.housekeeping.prune_finished_tasks"),
     PeriodicJob("verification-timeouts", 5, "postdesk.channels.verification.check_pending"),
     PeriodicJob("purge-suspended-mail", 3600, "postdesk.suspension.services.purge_expired"),
+    PeriodicJob("wake-outbox", 15, "postdesk.outbound.delivery.wake_if_due"),
+    PeriodicJob("prune-rate-events", 3600, "postdesk.outbound.ratestore.prune_old_events"),
 ]
 
 

@@ -91,8 +91,6 @@ def _needs_smtputf8(recipients: Sequence[Recipient], from_email: str) -> bool:
 
 def store(draft: Draft) -> OutboundMessage:
     """Compose, store and queue the mail; returns the stored ``OutboundMessage``."""
-    from postdesk.outbound.tasks import send_outbound
-
     if not draft.recipients:
         raise ValueError("an outbound mail needs at least one recipient")
     smtputf8 = _needs_smtputf8(draft.recipients, draft.from_email)
@@ -152,8 +150,31 @@ def store(draft: Draft) -> OutboundMessage:
         if draft.comment is not None and draft.kind == OutboundKind.REPLY:
             Comment.objects.filter(pk=draft.comment.pk).update(message_id=composed.message_id)
             draft.comment.message_id = composed.message_id
-        send_outbound.enqueue(message.pk)
+        _wake_worker(message.pk)
     return message
+
+
+def _wake_worker(outbound_id: int) -> None:
+    """Queue a delivery task unless one that will see this mail is already waiting.
+
+    A waiting (ready, not yet claimed) task drains every due mail when it runs, so a burst of
+    mail needs one task, not one each. The waiting task's row is locked until our commit:
+    on PostgreSQL a worker skips locked task rows, so it can't start draining before this
+    mail is visible; on SQLite the write lock orders the two anyway. The periodic
+    ``wake_if_due`` job covers whatever slips through.
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    from postdesk.outbound.tasks import send_outbound
+
+    waiting = list(
+        DBTaskResult.objects.ready()
+        .filter(task_path=send_outbound.module_path, queue_name="outbound")
+        .select_for_update()
+        .values_list("id", flat=True)[:1]
+    )
+    if not waiting:
+        send_outbound.enqueue(outbound_id)
 
 
 def store_unsendable(draft: Draft, reason: str) -> OutboundMessage:

@@ -31,3 +31,13 @@ class DatabaseWindowStore(WindowStore):
         updated = RateBlock.objects.filter(key=key).update(until=Greatest(F("until"), until))
         if not updated:
             RateBlock.objects.get_or_create(key=key, defaults={"until": until})
+
+
+def prune_old_events(keep_seconds: float = 2 * 24 * 3600) -> int:
+    """Periodic job: forget events older than every window (the longest is a day); keys
+    that are never counted again would otherwise keep their rows for ever."""
+    import time
+
+    deleted, _ = RateEvent.objects.filter(at__lt=time.time() - keep_seconds).delete()
+    RateBlock.objects.filter(until__lt=time.time()).delete()
+    return deleted

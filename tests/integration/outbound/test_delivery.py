@@ -121,3 +121,39 @@ def test_the_outbox_relay_keeps_mail_local(settings, run_tasks):
     assert outbound.status == OutboundStatus.SENT and outbound.relay == "outbox"
     assert "local outbox" in outbound.recipients.get().reply_text
     assert outbound.sent_bytes() == bytes(outbound.raw)  # unsigned: no key for desk.test
+
+
+def test_a_burst_of_mail_is_one_task_and_one_connection(locmem_relay, run_tasks):
+    from django_tasks_db.models import DBTaskResult
+
+    before = DBTaskResult.objects.count()
+    outbound = [system_mail(f"c{n}@example.com") for n in range(5)]
+    assert DBTaskResult.objects.count() - before == 1  # the waiting task drains them all
+    assert run_tasks() == 1
+    assert OutboundMessage.objects.filter(status=OutboundStatus.SENT).count() == 5
+    assert len(locmem_relay) == 5
+    assert {o.pk for o in outbound} == set(OutboundMessage.objects.values_list("pk", flat=True))
+
+
+def test_mail_without_a_waiting_task_is_picked_up_by_the_periodic_wake(locmem_relay, run_tasks):
+    from django_tasks_db.models import DBTaskResult
+
+    outbound = system_mail("a@example.com")
+    DBTaskResult.objects.all().delete()  # as if it had been stored while a drain was ending
+    assert delivery.wake_if_due() is True
+    assert delivery.wake_if_due() is False  # a task is waiting now
+    run_tasks()
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundStatus.SENT
+
+
+def test_a_mail_that_keeps_killing_workers_is_given_up(locmem_relay, fast_retry):
+    outbound = system_mail("a@example.com")
+    for _crash in range(fast_retry.max_attempts):
+        assert isinstance(delivery.claim(outbound.pk), delivery.Claim)  # the worker dies
+        OutboundMessage.objects.filter(pk=outbound.pk).update(
+            claimed_at=timezone.now() - delivery.CLAIM_LEASE - timedelta(seconds=1)
+        )
+    assert delivery.deliver(outbound.pk) == "nothing-pending"
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundStatus.FAILED and locmem_relay == []
