@@ -169,3 +169,10 @@ def test_the_outbox_page_needs_an_agent_and_shows_the_mail(locmem_relay, run_tas
     assert "a@example.com" in page and "&lt;b&gt;Hi&lt;/b&gt;" in page and "<b>Hi</b>" not in page
     detail = client.get(f"/outbox/{outbound.pk}/").content.decode()
     assert outbound.message_id.replace("<", "&lt;").replace(">", "&gt;") in detail
+
+
+def test_the_outbox_page_in_korean(locmem_relay, client: Client):
+    User.objects.create_user("jane@desk.test", "pw-123456789", role=Role.AGENT)
+    client.login(email="jane@desk.test", password="pw-123456789")
+    page = client.get("/outbox/", headers={"accept-language": "ko"}).content.decode()
+    assert "보낼 편지함" in page and "아직 발신 메일이 없습니다." in page
