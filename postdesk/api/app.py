@@ -46,6 +46,7 @@ from postdesk.api.throttle import PerUserThrottle
 
 # (path prefix under /api/v2/, module holding ``router``). One line per resource.
 ROUTERS: list[tuple[str, str]] = [
+    ("tickets", "postdesk.api.tickets"),
     ("groups", "postdesk.api.groups"),
     ("users", "postdesk.api.users"),
     ("recipient_addresses", "postdesk.channels.api"),
