@@ -89,7 +89,7 @@ def facts_for(message: InboundMessage, parsed: ParsedMail) -> MailFacts:
     return MailFacts(
         headers=parsed.headers,
         mail_from=mail_from,
-        from_email=parsed.from_address.normalized if parsed.from_address else "",
+        from_email=_from_email(parsed, mail_from),
         from_name=parsed.from_address.name if parsed.from_address else "",
         reply_to=tuple(a.normalized for a in parsed.reply_to),
         to=tuple(a.normalized for a in parsed.to),
@@ -108,6 +108,14 @@ def facts_for(message: InboundMessage, parsed: ParsedMail) -> MailFacts:
         own_message_id_domain=_own_message_id_domain(parsed.message_id),
         agent_emails=_agent_emails(),
     )
+
+
+def _from_email(parsed: ParsedMail, mail_from: str) -> str:
+    """The From address; without a usable one, the envelope sender stands in, as it does for
+    the requester (SPEC F8), so a mail someone can be answered at is not "malformed"."""
+    if parsed.from_address is not None and "@" in parsed.from_address.email:
+        return parsed.from_address.normalized
+    return mail_from if "@" in mail_from else ""
 
 
 def _envelope_sender(message: InboundMessage, parsed: ParsedMail) -> str:

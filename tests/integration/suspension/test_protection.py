@@ -216,3 +216,12 @@ def test_mime_nested_too_deep_for_the_bounce_check_still_gets_a_verdict(spool_ma
     message = spool_mail(raw)
     facts = protection.facts_for(message, parse(raw))
     assert facts.is_bounce is False
+
+
+def test_without_a_usable_from_the_envelope_sender_speaks_for_the_mail(mail, spool_mail):
+    answerable = spool_mail(mail(sender="undisclosed"), mail_from="someone@example.net")
+    verdict = protection.decide_for(answerable, parse(bytes(answerable.raw)))
+    assert verdict.action == Action.ACCEPT
+    nobody = spool_mail(mail(sender="nobody", body="x\r\n"), mail_from="")
+    verdict = protection.decide_for(nobody, parse(bytes(nobody.raw)))
+    assert (verdict.action, verdict.cause) == (Action.SUSPEND, "malformed")

@@ -120,16 +120,11 @@ def test_an_autoresponder_answering_every_acknowledgement_never_opens_a_ticket(
     for message in replies_in:
         assert message.status == InboundStatus.PROCESSED
         assert message.diagnostics["protection"]["notify"] is False
-    outbound = _outbound_to("robot@auto.example")
-    if outbound is not None:
-        # One acknowledgement, for the first mail; the robot's replies got none.
-        assert outbound == 1
+    # At most the acknowledgement of the first mail went out; the robot's replies got none.
+    assert _outbound_to("robot@auto.example") <= 1
 
 
-def _outbound_to(address: str) -> int | None:
-    from django.apps import apps
+def _outbound_to(address: str) -> int:
+    from postdesk.outbound.models import OutboundRecipient
 
-    if not apps.is_installed("postdesk.outbound"):
-        return None
-    recipient = apps.get_model("outbound", "OutboundRecipient")
-    return recipient.objects.filter(address=address).count()
+    return OutboundRecipient.objects.filter(address=address).count()
