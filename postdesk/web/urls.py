@@ -1,16 +1,58 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path
+"""Routes of the agent UI, the account pages and the Admin Center shell."""
 
-from postdesk.web import attachments, views
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from postdesk.web import account_views, admin_views, attachments, ticket_views, views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("language/", account_views.set_language, name="set-language"),
+    path("profile/", account_views.profile, name="profile"),
+    path("profile/tokens/<int:token_id>/revoke/", account_views.revoke_token, name="revoke-token"),
+    path(
+        "profile/password/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="registration/password_change.html",
+            success_url=reverse_lazy("profile"),
+        ),
+        name="password-change",
+    ),
+    path(
+        "account/set-password/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/set_password.html",
+            success_url=reverse_lazy("set-password-done"),
+        ),
+        name="set-password",
+    ),
+    path(
+        "account/set-password/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="registration/set_password_done.html"
+        ),
+        name="set-password-done",
+    ),
     path("", views.home, name="home"),
-    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket"),
+    path("tickets/<int:ticket_id>/", ticket_views.ticket_detail, name="ticket"),
     path(
         "attachments/<int:attachment_id>/<path:filename>",
         attachments.download,
         name="attachment",
+    ),
+    path("admin/", admin_views.admin_home, name="admin-center"),
+    path("admin/groups/", admin_views.group_list, name="admin-groups"),
+    path("admin/groups/new/", admin_views.group_edit, name="admin-group-new"),
+    path("admin/groups/<int:group_id>/", admin_views.group_edit, name="admin-group"),
+    path(
+        "admin/groups/<int:group_id>/delete/", admin_views.group_delete, name="admin-group-delete"
+    ),
+    path("admin/agents/", admin_views.agent_list, name="admin-agents"),
+    path("admin/agents/<int:user_id>/", admin_views.agent_edit, name="admin-agent"),
+    path(
+        "admin/agents/<int:user_id>/link/",
+        admin_views.agent_invite_link,
+        name="admin-agent-link",
     ),
 ]

@@ -1,33 +1,25 @@
-"""Views of the agent UI. Every page needs a signed-in agent or admin."""
+"""The agent's ticket list (views with counts, sorting, paging and search) and the health
+endpoint. Every page needs a signed-in agent or admin (``postdesk.web.access``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from postdesk.tickets.models import Status, Ticket
+from postdesk.search import search_tickets
+from postdesk.tickets.models import User
+from postdesk.web import queues
+from postdesk.web.access import admin_required, agent_required
 
-PAGE_SIZE = 50
+__all__ = ["admin_required", "agent_required", "health", "home"]
 
-
-def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(request.user, "is_agent", False):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 50
 
 
 @require_GET
@@ -36,34 +28,60 @@ def health(request: HttpRequest) -> JsonResponse:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        database = "ok"
     except Exception:
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": database})
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def _page_size(request: HttpRequest) -> int:
+    try:
+        size = int(request.GET.get("per_page", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
 @agent_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    tickets = Ticket.objects.select_related("requester", "group", "assignee")
-    if status in Status.values:
-        tickets = tickets.filter(status=status)
-    page = Paginator(tickets.order_by("-updated_at", "-id"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    user = request.user
+    assert isinstance(user, User)
+    query = request.GET.get("q", "").strip()[:500]
+    slug = request.GET.get("view", "all" if query else queues.DEFAULT)
+    slug, tickets = queues.tickets_for(slug, user)
+    if query:
+        tickets = search_tickets(tickets, query)
+    sort, order = queues.ordering(request.GET.get("sort", queues.DEFAULT_SORT))
+    per_page = _page_size(request)
+    page = Paginator(tickets.order_by(*order), per_page).get_page(request.GET.get("page"))
+    groups = queues.group_queues()
+    counts = queues.counts(user)
+    current_group = next((g for g in groups if f"group-{g.pk}" == slug), None)
+    title: str | Promise
+    if current_group is not None:
+        title = current_group.name
+    elif slug in queues.BY_SLUG:
+        title = queues.BY_SLUG[slug].label
+    else:
+        title = _("Group")
     return render(
         request,
         "web/home.html",
-        {"page": page, "statuses": Status.choices, "current_status": status},
+        {
+            "page": page,
+            "queue_rows": [
+                {"slug": q.slug, "label": q.label, "count": counts.get(q.slug, 0)}
+                for q in queues.QUEUES
+            ],
+            "group_rows": [
+                {"slug": f"group-{g.pk}", "label": g.name, "count": counts.get(f"group-{g.pk}", 0)}
+                for g in groups
+            ],
+            "view": slug,
+            "view_title": title,
+            "sort": sort,
+            "per_page": per_page,
+            "page_sizes": PAGE_SIZES,
+            "query": query,
+        },
     )
-
-
-@agent_required
-@require_GET
-def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    ticket = get_object_or_404(
-        Ticket.objects.select_related("requester", "group", "assignee", "received_at"), pk=ticket_id
-    )
-    comments = ticket.comments.select_related("author", "inbound").prefetch_related("attachments")
-    return render(request, "web/ticket.html", {"ticket": ticket, "comments": comments})
