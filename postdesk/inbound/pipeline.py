@@ -17,6 +17,7 @@ rule, threading rule, verdict, flags, timings. Everything stored passes through
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,18 +26,24 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from postdesk.channels import routing
 from postdesk.channels.models import SupportAddress
-from postdesk.inbound import content, people
+from postdesk.inbound import content, people, protection
+from postdesk.inbound.channels_step import handle_channel_mail
 from postdesk.inbound.forwarding import forwarding_trace
 from postdesk.inbound.threading import ThreadMatch, find_ticket
 from postdesk.mail import received_at as received_at_rules
 from postdesk.mail.parse import Address, ParsedMail, ParseError, Part, parse
 from postdesk.mail.verdict import Action, Verdict
+from postdesk.outbound.services import notify_new_ticket
 from postdesk.spool.models import InboundMessage, InboundStatus
 from postdesk.tickets import blobs
 from postdesk.tickets.models import Attachment, Comment, Status, Ticket, User, Via
+
+logger = logging.getLogger(__name__)
 
 MAX_CCS = 48
 # A reply to a ticket in these states opens a new, linked ticket (SPEC F9).
@@ -98,6 +105,14 @@ def process(message: InboundMessage) -> None:
     work = _parse(message)
     if work is None:
         return
+    with work.timed("channels"):
+        channel_outcome = handle_channel_mail(message, work.parsed)
+    if channel_outcome is not None:
+        # Mail for the desk itself (a forwarding test mail, a Gmail confirmation): never a
+        # ticket. It runs before protection, which would drop the test mail as our own.
+        work.diagnostics["channels"] = channel_outcome.details
+        _finish(work, started, InboundStatus.DROPPED, verdict=channel_outcome.verdict)
+        return
     with work.timed("received_at"):
         _received_at(work)
     with work.timed("requester"):
@@ -113,8 +128,7 @@ def process(message: InboundMessage) -> None:
         _thread(work)
         duplicate = _duplicate_of(work)
     if duplicate is not None:
-        work.diagnostics["duplicate_of_comment"] = duplicate.pk
-        message.ticket = duplicate.ticket
+        work.diagnostics["duplicate_of_comment"], message.ticket_id = duplicate
         _finish(work, started, InboundStatus.DROPPED, verdict="duplicate")
         return
     with work.timed("store"):
@@ -123,6 +137,8 @@ def process(message: InboundMessage) -> None:
         _link_ccs(work, ticket)
         _touch_address(work)
     message.ticket = ticket
+    if created:
+        protection.ticket_opened(message, work.parsed)
     work.diagnostics.update(ticket_id=ticket.pk, ticket_created=created, comment_id=comment.pk)
     _notify(work, ticket, comment, created)
     _finish(work, started, InboundStatus.PROCESSED)
@@ -283,12 +299,13 @@ def _cc_addresses(work: Work) -> None:
 
 
 def _protect(work: Work) -> Verdict:
-    """The protection step's place (``postdesk.inbound.protection``: loops, automated mail,
-    bounces, authentication, rate limits; SPEC F10/F11). Its verdict decides what happens
-    next: drop, bounce and suspend end here with the mail's status; accept without
-    notifications goes on but sends nothing and, per the verdict, reopens nothing.
-    Until that step is wired in, every mail that parsed is accepted."""
-    return work.verdict
+    """The protection step (``postdesk.inbound.protection``: loops, automated mail, bounces,
+    authentication, rate limits; SPEC F10/F11). Drop, bounce and suspend end here with the
+    mail's status (the queue entry or drop record is written by the step); accept without
+    notifications goes on but sends nothing and, per the verdict, reopens nothing."""
+    screening = protection.screen(work.message, work.parsed)
+    work.diagnostics["protection"] = screening.diagnostics
+    return screening.verdict
 
 
 def _thread(work: Work) -> None:
@@ -298,19 +315,21 @@ def _thread(work: Work) -> None:
     work.diagnostics["threading"] = work.match.rule if work.match else "new-ticket"
 
 
-def _duplicate_of(work: Work) -> Comment | None:
-    """The same mail (same Message-ID and same text) already made a comment (SPEC F5).
+def _duplicate_of(work: Work) -> tuple[int, int] | None:
+    """(comment id, ticket id) of the comment the same mail (same Message-ID and same text)
+    already made (SPEC F5).
 
     A generated Message-ID hashes the raw bytes, which the spool already deduplicates; it
     still finds a copy that was spooled before that check (reprocessing)."""
     body, _quoted = _comment_text(work.parsed)
-    return (
+    found = (
         Comment.objects.filter(
             message_id=_message_id(work.parsed), body=body, inbound__isnull=False
         )
-        .select_related("ticket")
-        .first()
+        .order_by()
+        .values_list("pk", "ticket_id")[:1]
     )
+    return next(iter(found), None)
 
 
 def _ticket_for(work: Work) -> tuple[Ticket, bool]:
@@ -320,7 +339,10 @@ def _ticket_for(work: Work) -> tuple[Ticket, bool]:
         _update_thread(work, match.ticket)
         return match.ticket, False
     followup_of = match.ticket if match is not None else None
-    return _new_ticket(work, followup_of), True
+    ticket = _new_ticket(work, followup_of)
+    # Routing rules (received at X -> group, priority, tags) after the address's own group.
+    work.diagnostics["routing"] = content.db_json(routing.apply(ticket))
+    return ticket, True
 
 
 def _update_thread(work: Work, ticket: Ticket) -> None:
@@ -433,10 +455,27 @@ def _touch_address(work: Work) -> None:
 
 
 def _notify(work: Work, ticket: Ticket, comment: Comment, created: bool) -> None:
-    """The notifications step's place (``postdesk.outbound.services``: the new-ticket
-    acknowledgement, agents' notices; SPEC F12). Only a verdict that allows notifications
-    may send. Until that step is wired in, the decision is recorded and nothing is sent."""
-    work.diagnostics["notifications"] = "allowed" if work.verdict.notify else "suppressed"
+    """The new-ticket acknowledgement (SPEC F12), only when the verdict allows notifications.
+
+    It is queued in the outbox inside this transaction, so it exists exactly when the ticket
+    does. A fault in building it must not cost the customer's mail: it is recorded and the
+    mail is still processed (inside a savepoint, so a half-written outbox row rolls back)."""
+    if not created:
+        work.diagnostics["notifications"] = "none (comment on an existing ticket)"
+        return
+    if not work.verdict.notify:
+        work.diagnostics["notifications"] = "suppressed"
+        return
+    try:
+        with transaction.atomic():
+            outbound = notify_new_ticket(ticket, comment, notify=True)
+    except Exception as error:
+        logger.exception("acknowledgement for ticket %s failed", ticket.pk)
+        work.diagnostics["notifications"] = f"failed: {type(error).__name__}"
+        return
+    work.diagnostics["notifications"] = (
+        f"acknowledgement queued (outbound {outbound.pk})" if outbound else "not sent (limits)"
+    )
 
 
 def _finish(work: Work, started: float, status: str, *, verdict: str | None = None) -> None:

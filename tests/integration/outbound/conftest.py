@@ -10,6 +10,7 @@ import pytest
 from postdesk.jobs.retry import RetryPolicy
 from postdesk.mail.envelope import Envelope
 from postdesk.outbound import delivery
+from postdesk.outbound.models import OutboundMessage, RateEvent
 from postdesk.outbound.relays import locmem
 from postdesk.spool.accept import accept
 from postdesk.tickets.models import Ticket
@@ -39,12 +40,22 @@ def fast_retry(monkeypatch: pytest.MonkeyPatch) -> RetryPolicy:
 
 @pytest.fixture
 def new_ticket(mail: Callable[..., bytes]) -> Callable[..., Ticket]:
-    """Spool a customer's mail and process it; returns the ticket it became."""
+    """Spool a customer's mail and process it; returns the ticket it became.
 
-    def make(rcpt: str = "support@desk.test", **headers: str) -> Ticket:
+    The pipeline acknowledges a new ticket by itself; unless ``keep_acknowledgement`` is
+    set, that mail and the rate-limit events it counted are removed again, so that each
+    test decides on its own what is sent."""
+
+    def make(
+        rcpt: str = "support@desk.test", keep_acknowledgement: bool = False, **headers: str
+    ) -> Ticket:
         raw = mail(**headers)
         accepted = accept(raw, Envelope(transport="smtp", rcpt_tos=(rcpt,), mail_from="x@y.z"))
         run_queued_tasks()
+        if not keep_acknowledgement:
+            OutboundMessage.objects.all().delete()
+            RateEvent.objects.all().delete()
+            locmem.reset()
         return Ticket.objects.get(inbound__pk=accepted.message_id)
 
     return make

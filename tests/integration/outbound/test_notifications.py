@@ -43,6 +43,15 @@ def agent(name: str = "Jane Agent", email_address: str = "jane@desk.test") -> Us
     return User.objects.create_user(email_address, "pw-123456789", name=name, role=Role.AGENT)
 
 
+def test_the_pipeline_acknowledges_a_new_ticket_by_itself(locmem_relay, new_ticket):
+    ticket = new_ticket(message_id="<question-0@example.com>", keep_acknowledgement=True)
+    [sent] = locmem_relay  # the worker that processed the mail also sent its acknowledgement
+    assert sent.recipients == ("ada@example.com",)
+    assert parsed(sent.data)["Subject"] == f"Re: Printer on fire [#{ticket.pk}]"
+    diagnostics = ticket.comments.get().inbound.diagnostics
+    assert diagnostics["notifications"].startswith("acknowledgement queued")
+
+
 def test_a_new_ticket_is_acknowledged_to_its_requester(locmem_relay, new_ticket, run_tasks):
     ticket = new_ticket(message_id="<question-1@example.com>", subject="Printer on fire")
     comment = ticket.comments.get()
@@ -139,13 +148,15 @@ def test_no_acknowledgement_to_an_undeliverable_identity(locmem_relay, new_ticke
 
 
 def test_at_most_three_automatic_mails_to_one_address_an_hour(locmem_relay, new_ticket, run_tasks):
-    results = []
-    for number in range(5):
-        ticket = new_ticket(subject=f"Question {number}")
-        results.append(services.notify_new_ticket(ticket, ticket.comments.get()))
-    assert [r is not None for r in results] == [True, True, True, False, False]
+    tickets = [
+        new_ticket(subject=f"Question {number}", keep_acknowledgement=True) for number in range(5)
+    ]
     run_tasks()
     assert len(locmem_relay) == 3
+    outcomes = [t.comments.get().inbound.diagnostics["notifications"] for t in tickets]
+    assert [o.startswith("acknowledgement queued") for o in outcomes] == [True] * 3 + [False] * 2
+    assert outcomes[3] == outcomes[4] == "not sent (limits)"
+    assert services.notify_new_ticket(tickets[4], tickets[4].comments.get()) is None
 
 
 def test_a_public_reply_threads_and_goes_to_requester_and_ccs(locmem_relay, new_ticket, run_tasks):

@@ -31,9 +31,11 @@ def answered_ticket(live_smtp, locmem_relay, run_tasks) -> tuple[Ticket, EmailMe
     ticket = Ticket.objects.get()
     agent = User.objects.create_user("jane@desk.test", "pw-123456789", name="Jane", role=Role.AGENT)
     reply = Comment.objects.create(ticket=ticket, author=agent, body="Please restart it.")
-    services.send_public_reply(reply)
+    outbound = services.send_public_reply(reply)
     run_tasks()
-    [sent] = locmem_relay
+    # The first mail out was the pipeline's acknowledgement; the reply is the last.
+    sent = locmem_relay[-1]
+    assert outbound.message_id in sent.data.decode()
     received = email.message_from_bytes(sent.data, policy=email.policy.default)
     assert isinstance(received, EmailMessage)
     return ticket, received
