@@ -29,7 +29,9 @@ error bodies for every exception (``postdesk.api.errors``: raise ``RecordNotFoun
 ``/api/v2/openapi.json``. Narrow roles inside the operation with ``require_agent(request)`` or
 ``require_admin(request)``. Wrap objects as Zendesk does: ``{"ticket": {...}}`` for one,
 ``{"tickets": [...], **page.body}`` for a list (offset or cursor pagination,
-``postdesk.api.pagination``).
+``postdesk.api.pagination``), and declare list operations with ``exclude_unset=True``: the
+body then carries only the keys of the pagination style used (zenpy tells the styles apart
+by which keys are present), while ``null`` values your dicts set are kept.
 """
 
 from __future__ import annotations

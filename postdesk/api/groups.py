@@ -73,14 +73,14 @@ def _get(group_id: int) -> Group:
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
-@router.get("", response={200: GroupListResponse, **ERRORS})
+@router.get("", response={200: GroupListResponse, **ERRORS}, exclude_unset=True)
 def list_groups(request: HttpRequest, page: Query[PageParams]) -> dict[str, object]:
     require_agent(request)
     result = paginate(request, Group.objects.all(), page)
     return {"groups": [group_json(request, g) for g in result.rows], **result.body}
 
 
-@router.get("/{int:group_id}", response={200: GroupResponse, **ERRORS})
+@router.get("/{int:group_id}", response={200: GroupResponse, **ERRORS}, exclude_unset=True)
 def show_group(request: HttpRequest, group_id: int) -> dict[str, object]:
     require_agent(request)
     return {"group": group_json(request, _get(group_id))}
@@ -104,7 +104,7 @@ def _save(group: Group, fields: GroupFields) -> None:
         ) from None
 
 
-@router.post("", response={201: GroupResponse, **ERRORS})
+@router.post("", response={201: GroupResponse, **ERRORS}, exclude_unset=True)
 def create_group(request: HttpRequest, payload: GroupWrite) -> Status[dict[str, object]]:
     require_admin(request)
     group = Group()
@@ -112,7 +112,7 @@ def create_group(request: HttpRequest, payload: GroupWrite) -> Status[dict[str, 
     return Status(201, {"group": group_json(request, group)})
 
 
-@router.put("/{int:group_id}", response={200: GroupResponse, **ERRORS})
+@router.put("/{int:group_id}", response={200: GroupResponse, **ERRORS}, exclude_unset=True)
 def update_group(request: HttpRequest, group_id: int, payload: GroupWrite) -> dict[str, object]:
     require_admin(request)
     group = _get(group_id)

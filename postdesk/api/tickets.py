@@ -252,14 +252,14 @@ def _filtered(params: TicketListParams) -> QuerySet[Ticket]:
     return tickets
 
 
-@router.get("", response={200: TicketListResponse, **ERRORS})
+@router.get("", response={200: TicketListResponse, **ERRORS}, exclude_unset=True)
 def list_tickets(request: HttpRequest, params: Query[TicketListParams]) -> dict[str, Any]:
     require_agent(request)
     page = paginate(request, _filtered(params), params, _order(params))
     return {"tickets": [ticket_json(request, t) for t in page.rows], **page.body}
 
 
-@router.get("/show_many", response={200: TicketListResponse, **ERRORS})
+@router.get("/show_many", response={200: TicketListResponse, **ERRORS}, exclude_unset=True)
 def show_many(request: HttpRequest, params: Query[ShowManyParams]) -> dict[str, Any]:
     require_agent(request)
     ids = [int(i) for i in params.ids.split(",") if len(i) < 19][:100]
@@ -268,13 +268,13 @@ def show_many(request: HttpRequest, params: Query[ShowManyParams]) -> dict[str, 
     return {"tickets": rows, "next_page": None, "previous_page": None, "count": len(rows)}
 
 
-@router.get("/{int:ticket_id}", response={200: TicketResponse, **ERRORS})
+@router.get("/{int:ticket_id}", response={200: TicketResponse, **ERRORS}, exclude_unset=True)
 def show_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
     require_agent(request)
     return {"ticket": ticket_json(request, _get_ticket(ticket_id))}
 
 
-@router.post("", response={201: TicketResponse, **ERRORS})
+@router.post("", response={201: TicketResponse, **ERRORS}, exclude_unset=True)
 def create_ticket(request: HttpRequest, payload: TicketWrite) -> Status[dict[str, Any]]:
     actor = require_agent(request)
     fields = payload.ticket
@@ -305,7 +305,7 @@ def create_ticket(request: HttpRequest, payload: TicketWrite) -> Status[dict[str
     )
 
 
-@router.put("/{int:ticket_id}", response={200: TicketResponse, **ERRORS})
+@router.put("/{int:ticket_id}", response={200: TicketResponse, **ERRORS}, exclude_unset=True)
 def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketWrite) -> dict[str, Any]:
     actor = require_agent(request)
     current = _get_ticket(ticket_id)
@@ -339,7 +339,9 @@ class CommentListParams(PageParams):
     include_inline_images: bool | None = None
 
 
-@router.get("/{int:ticket_id}/comments", response={200: CommentListResponse, **ERRORS})
+@router.get(
+    "/{int:ticket_id}/comments", response={200: CommentListResponse, **ERRORS}, exclude_unset=True
+)
 def list_comments(
     request: HttpRequest, ticket_id: int, params: Query[CommentListParams]
 ) -> dict[str, Any]:

@@ -100,12 +100,12 @@ def get_user(user_id: int) -> User:
     return user
 
 
-@router.get("/me", response={200: UserResponse, **ERRORS})
+@router.get("/me", response={200: UserResponse, **ERRORS}, exclude_unset=True)
 def me(request: HttpRequest) -> dict[str, object]:
     return {"user": user_json(request, require_agent(request))}
 
 
-@router.get("/search", response={200: UserListResponse, **ERRORS})
+@router.get("/search", response={200: UserListResponse, **ERRORS}, exclude_unset=True)
 def search_users(request: HttpRequest, params: Query[UserSearch]) -> dict[str, object]:
     require_agent(request)
     term = (params.email or params.query or "").strip()
@@ -121,20 +121,20 @@ def search_users(request: HttpRequest, params: Query[UserSearch]) -> dict[str, o
     return {"users": [user_json(request, u) for u in result.rows], **result.body}
 
 
-@router.get("", response={200: UserListResponse, **ERRORS})
+@router.get("", response={200: UserListResponse, **ERRORS}, exclude_unset=True)
 def list_users(request: HttpRequest, page: Query[PageParams]) -> dict[str, object]:
     require_agent(request)
     result = paginate(request, User.objects.all(), page)
     return {"users": [user_json(request, u) for u in result.rows], **result.body}
 
 
-@router.get("/{int:user_id}", response={200: UserResponse, **ERRORS})
+@router.get("/{int:user_id}", response={200: UserResponse, **ERRORS}, exclude_unset=True)
 def show_user(request: HttpRequest, user_id: int) -> dict[str, object]:
     require_agent(request)
     return {"user": user_json(request, get_user(user_id))}
 
 
-@router.post("", response={201: UserResponse, **ERRORS})
+@router.post("", response={201: UserResponse, **ERRORS}, exclude_unset=True)
 def create_user(request: HttpRequest, payload: UserWrite) -> Status[dict[str, object]]:
     fields = payload.user
     if fields.role == Role.END_USER:
