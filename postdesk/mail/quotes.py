@@ -182,7 +182,14 @@ def _opens_header_block(lines: list[str], index: int) -> bool:
 
 
 def _quotequail_cut(text: str, lines: list[str]) -> int | None:
-    """The line where quotequail sees a reply header start, if it sees one."""
+    """The line where quotequail sees a reply header start, if it sees one.
+
+    Only asked when the text quotes something (a ``>`` line): what it finds beyond our own
+    heuristics is a reply header above quoted lines, and asking costs more than the rest of
+    the split together.
+    """
+    if not any(line.lstrip().startswith(">") for line in lines):
+        return None
     try:
         found = quotequail.quote(text)
     except Exception:  # a third-party heuristic must never break mail processing

@@ -25,6 +25,16 @@ logger = logging.getLogger(__name__)
 
 # A task claimed this many times never finished: each claim was a worker that died under it.
 MAX_CRASHES = 3
+# What processing changes on the spooled mail.
+PROCESSED_FIELDS = (
+    "status",
+    "attempts",
+    "finished_at",
+    "last_error",
+    "next_attempt_at",
+    "diagnostics",
+    "ticket",
+)
 
 
 @task(queue_name="inbound", takes_context=True)
@@ -56,7 +66,8 @@ def run_pipeline(message_id: int) -> str:
         message.finished_at = timezone.now()
         message.last_error = ""
         message.next_attempt_at = None
-        message.save()
+        # Not the raw bytes: they never change, and rewriting them costs as much as the mail.
+        message.save(update_fields=PROCESSED_FIELDS)
         return str(message.status)
 
 

@@ -57,6 +57,15 @@ XSS_HTML = (
 
 
 def hostile_mails() -> list[tuple[str, bytes]]:
+    """Each mail from its own sender: one sender opening 30 tickets at once is a flood (SPEC
+    F10) and would be held as such, which is not what these mails test."""
+    return [
+        (name, raw.replace(b"ada@example.com", b"ada-%d@example.com" % index, 1))
+        for index, (name, raw) in enumerate(_hostile_mails())
+    ]
+
+
+def _hostile_mails() -> list[tuple[str, bytes]]:
     cc_400 = ", ".join(f"cc{i}@example.com" for i in range(400)).encode()
     return [
         _mail(

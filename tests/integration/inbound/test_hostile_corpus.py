@@ -32,15 +32,20 @@ NOT_A_MAIL = {"no-header-section", "binary-garbage", "only-nul"}
 
 
 def assert_ended_well(message: InboundMessage, name: str) -> None:
+    assert not message.last_error, (name, message.last_error)  # no exception behind it
+    assert message.attempts == 1, name  # no retry loop
+    verdict = message.diagnostics.get("verdict")
     if message.status == InboundStatus.FAILED:
-        assert name in NOT_A_MAIL or name.startswith("corpus:"), (name, message.last_error)
+        assert name in NOT_A_MAIL or name.startswith("corpus:"), name
         assert message.diagnostics.get("parse_error"), name
-        assert not message.last_error, (name, message.last_error)  # no exception behind it
-        return
-    assert message.status in (InboundStatus.PROCESSED, InboundStatus.DROPPED), name
-    assert message.attempts == 1 and not message.last_error, (name, message.last_error)
-    assert message.ticket_id is not None, name
-    if message.status == InboundStatus.PROCESSED:
+    elif message.status == InboundStatus.SUSPENDED:
+        assert verdict == "suspend" and message.diagnostics.get("cause"), name
+    elif message.status == InboundStatus.DROPPED:
+        # A duplicate, mail for the desk itself, or protection's recorded drop.
+        assert verdict, name
+    else:
+        assert message.status == InboundStatus.PROCESSED, name
+        assert message.ticket_id is not None, name
         assert Comment.objects.filter(inbound=message).exists(), name
 
 
@@ -87,8 +92,12 @@ def test_the_hostile_corpus_gives_what_an_agent_needs(run_tasks):
     def message(name: str) -> InboundMessage:
         return InboundMessage.objects.get(pk=by_name[name])
 
-    assert message("400-ccs").ticket.ccs.count() == 48
-    assert "too_many_ccs" in message("400-ccs").ticket.flags
+    too_many = message("400-ccs")
+    if too_many.status == InboundStatus.SUSPENDED:  # held for review, with its cause
+        assert too_many.diagnostics["cause"] == "too_many_ccs"
+    else:
+        assert too_many.ticket.ccs.count() == 48
+        assert "too_many_ccs" in too_many.ticket.flags
     assert "x" * 1000 in message("200kb-line").comment.body
     traversal = message("path-traversal-filename").comment.attachments.get(inline=False)
     assert traversal.filename == "passwd"

@@ -1,5 +1,5 @@
-"""Property: whatever bytes arrive, the worker ends the mail as processed, dropped or a
-recorded failure, and never stores a NUL (hypothesis, through spool and worker)."""
+"""Property: whatever bytes arrive, the worker ends the mail as processed, suspended,
+dropped or a recorded failure, and never stores a NUL (hypothesis, through spool and worker)."""
 
 from __future__ import annotations
 
@@ -52,10 +52,13 @@ def test_any_bytes_end_processed_dropped_or_recorded_as_failed(raw, run_tasks):
     run_tasks()
     message = InboundMessage.objects.get(pk=message_id)
     assert not message.last_error, message.last_error
+    assert message.attempts == 1
     if message.status == InboundStatus.FAILED:
         assert message.diagnostics["parse_error"]
-    else:
-        assert message.status in (InboundStatus.PROCESSED, InboundStatus.DROPPED)
+    elif message.status == InboundStatus.PROCESSED:
         assert message.ticket_id is not None
+    else:
+        assert message.status in (InboundStatus.DROPPED, InboundStatus.SUSPENDED)
+        assert message.diagnostics["verdict"]
     for comment in Comment.objects.filter(inbound=message):
         assert "\x00" not in comment.body + comment.html_body + comment.quoted_text
