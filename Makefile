@@ -36,7 +36,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy postdesk
 
-bench: $(STAMP)
+# django-helpdesk, the ingest baseline, lives in its own virtualenv (its own Django).
+HELPDESK_VENV := bench/.venv-helpdesk
+HELPDESK_PYTHON := $(or $(shell ls -d "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.12*/bin/python3 2>/dev/null | sort -rV | head -1),$(PYTHON))
+BENCH_CORPUS := var/bench-corpus
+
+$(HELPDESK_VENV)/.installed: bench/requirements-helpdesk.txt
+	test -x $(HELPDESK_VENV)/bin/python || $(HELPDESK_PYTHON) -m venv $(HELPDESK_VENV)
+	$(HELPDESK_VENV)/bin/python -m pip install --quiet -r bench/requirements-helpdesk.txt
+	touch $@
+
+bench: $(STAMP) $(HELPDESK_VENV)/.installed
+	$(BIN)/python bench/make_corpus.py $(BENCH_CORPUS) --count 1000
+	$(BIN)/python bench/ingest.py $(BENCH_CORPUS) --helpdesk-python $(HELPDESK_VENV)/bin/python
 	$(BIN)/python bench/smtp_load.py
 
 clean:
