@@ -198,12 +198,15 @@ def _guess(data: bytes) -> str | None:
     return str(best)
 
 
-def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
+def decode_bytes(
+    data: bytes, declared: str | None, hint: str | None = None
+) -> tuple[str, str | None]:
     """Decode ``data`` declared as ``declared``; return the text and a defect (or None).
 
     Order: the declared charset (widened to its superset), UTF-8 when a single-byte label was
-    evidently stuck on UTF-8, then charset-normalizer, then cp1252 with replacement so that a
-    result always comes back.
+    evidently stuck on UTF-8, then ``hint`` (a charset the same mail declares elsewhere, for
+    undeclared data), then charset-normalizer, then cp1252 with replacement so that a result
+    always comes back.
     """
     if not data:
         return "", None
@@ -239,6 +242,11 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
         mixed = _decode_mixed(data, codec)
         if mixed is not None:
             return mixed, f"{defect}; UTF-8 mixed with {codec}"
+    hinted = codec_for(hint) if codec is None else None
+    if hinted is not None and not _is_escape_codec(hinted):
+        text = _try_decode(data, hinted)
+        if text is not None:
+            return text, defect or f"undeclared charset; read as {hinted}, as the mail's headers"
     guessed = _guess(data)
     if guessed is not None:
         return guessed, defect or "undeclared charset guessed"
@@ -257,6 +265,21 @@ def has_8bit(value: str) -> bool:
 def header_bytes(value: str) -> bytes:
     """The original bytes of a header value the stdlib parser decoded with surrogateescape."""
     return value.encode("utf-8", errors="surrogateescape")
+
+
+_ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*\s]+)(?:\*[^?]*)?\?[QqBb]\?")
+# Labels that say nothing about 8-bit text written in the same mail.
+_NO_HINT = frozenset({"us-ascii", "ascii", "utf-8", "utf8"})
+
+
+def declared_header_charset(values: list[str]) -> str | None:
+    """The first legacy charset named by an RFC 2047 encoded word in ``values``: the charset
+    the sender's client writes in, and the best reading of its undeclared body text."""
+    for value in values:
+        for label in _ENCODED_WORD_CHARSET.findall(value):
+            if label.lower() not in _NO_HINT and codec_for(label) is not None:
+                return str(label)
+    return None
 
 
 def guess_header_charset(values: list[str]) -> str | None:

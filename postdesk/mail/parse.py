@@ -45,7 +45,12 @@ from postdesk.mail.addresses import (
     parse_address_list,
     parse_first_address,
 )
-from postdesk.mail.charsets import decode_8bit_header, decode_bytes, decode_header_value
+from postdesk.mail.charsets import (
+    declared_header_charset,
+    decode_8bit_header,
+    decode_bytes,
+    decode_header_value,
+)
 from postdesk.mail.headers import Headers, clean_decoded, unfold
 
 __all__ = ["Address", "ParseError", "ParsedMail", "Part", "parse"]
@@ -170,6 +175,8 @@ class _Walk:
     parts_seen: int = 0
     # Set when the MIME tree could not be built: the whole body is then read as text.
     body_as_text: bool = False
+    # The charset the mail's own headers use: how undeclared body text is read first.
+    charset_hint: str | None = None
     attachments: list[Part] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
 
@@ -209,6 +216,7 @@ def _parse(raw: bytes, max_parts: int, max_depth: int, max_attachment_size: int)
     if not message.keys():
         raise ParseError("no header section: this is not a mail message")
     headers = Headers(message.raw_items())
+    walk.charset_hint = declared_header_charset([value for _, value in message.raw_items()])
     body = _walk_node(message, walk, depth=0)
     text, html = _render_body(body, walk)
     # The generated Message-ID hashes the bytes as received, before any repair.
@@ -464,7 +472,7 @@ _LINE_BREAK = re.compile(r"\r\n?")
 
 def _body_leaf(part: Message, content_type: str, walk: _Walk) -> _Body:
     data = _payload_bytes(part, walk)
-    text, defect = decode_bytes(data, _param(part, "charset"))
+    text, defect = decode_bytes(data, _param(part, "charset"), walk.charset_hint)
     if defect:
         walk.defect(f"{content_type} body: {defect}")
     if "\x00" in text:

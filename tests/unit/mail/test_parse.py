@@ -349,3 +349,14 @@ def test_input_that_is_not_a_mail_raises_parse_error(raw: bytes) -> None:
 def test_non_bytes_raise_parse_error() -> None:
     with pytest.raises(ParseError):
         parse("From: a@example.com\r\n\r\nx")  # type: ignore[arg-type]
+
+
+def test_undeclared_body_text_is_read_in_the_charset_the_headers_declare() -> None:
+    # Four Latin-1 letters alone were read as two CJK characters by statistical guessing;
+    # the Subject says the sender writes ISO-8859-1.
+    raw = (
+        b"From: Martin <martin@example.com>\r\nTo: support@desk.test\r\n"
+        b"Subject: =?iso-8859-1?Q?aa=E4=F6=FC=DFad?=\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n=E4=F6=FC=DF ad asd\r\n"
+    )
+    assert parse(raw).text == "äöüß ad asd"
