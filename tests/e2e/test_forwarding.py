@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
-import inspect
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,20 +35,6 @@ from .servers.postfix import PostfixInstance
 from .servers.sink import SmtpSink
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-ALL_WIRING = ("handle_channel_mail", "routing.apply", "notify_new_ticket")
-
-
-def require_pipeline_wiring(*names: str) -> None:
-    """The inbound pipeline (another issue) must call the channel step, routing and the
-    acknowledgement; until it does, the round trips below cannot complete."""
-    from postdesk.inbound import pipeline
-
-    source = inspect.getsource(pipeline)
-    missing = [name for name in names or ALL_WIRING if name not in source]
-    if missing:
-        pytest.skip(f"postdesk/inbound/pipeline.py does not call {', '.join(missing)} yet")
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -91,7 +76,9 @@ def customer_server(
 
 @pytest.fixture
 def admin(transactional_db: None) -> User:
-    return User.objects.create_user("admin@desk.test", "admin-pass-1", role=Role.ADMIN)
+    # The admin reads mail elsewhere (a mailbox the relay delivers to the sink), not at the
+    # desk domain, which the customer's server routes back into the desk.
+    return User.objects.create_user("admin@it.example", "admin-pass-1", role=Role.ADMIN)
 
 
 @pytest.fixture
@@ -130,7 +117,6 @@ def acknowledgement_to_customer(sink: SmtpSink, count: int) -> bytes:
 def test_forwarding_verified_through_postfix_then_answers_come_from_the_external_address(
     customer_server: PostfixInstance, smtp_sink: SmtpSink, billing: SupportAddress, admin: User
 ) -> None:
-    require_pipeline_wiring()
     # Before verification: the ticket is received at billing@mycompany.test and routed, but
     # the acknowledgement comes from the system address.
     first = customer_writes(customer_server, "Invoice 1 is wrong")
@@ -162,7 +148,6 @@ def test_forwarding_verified_through_postfix_then_answers_come_from_the_external
 def test_forwarded_to_another_hosted_address_verifies_and_tells_the_admin(
     customer_server: PostfixInstance, smtp_sink: SmtpSink, billing: SupportAddress, admin: User
 ) -> None:
-    require_pipeline_wiring()
     customer_server.update(virtual_aliases={"billing@mycompany.test": "accounts@desk.test"})
     verification.start(billing, requested_by=admin)
     wait_until(
@@ -181,7 +166,7 @@ def test_forwarded_to_another_hosted_address_verifies_and_tells_the_admin(
     assert b"accounts@desk.test" in bytes(notice.raw)
     # The admin notice really left through the relay.
     wait_until(
-        lambda: any("admin@desk.test" in m.rcpt_tos for m in smtp_sink.messages),
+        lambda: any("admin@it.example" in m.rcpt_tos for m in smtp_sink.messages),
         60,
         "the admin notice",
     )

@@ -20,7 +20,6 @@ from tests.conftest import LiveSMTP, run_queued_tasks
 
 from .servers.postfix import PostfixInstance
 from .servers.sink import SmtpSink
-from .test_forwarding import require_pipeline_wiring
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,7 +109,6 @@ def test_wizard_from_add_address_to_verified(
     address = SupportAddress.objects.get(email="billing@mycompany.test")
     assert address.forwarding_status == VerificationStatus.WAITING
 
-    require_pipeline_wiring("handle_channel_mail")
     with Worker():
         # No reload by the test: the page refreshes itself while waiting.
         expect(page.locator("#forwarding-status .badge")).to_have_text("Verified", timeout=60_000)

@@ -8,7 +8,6 @@ files it without acknowledging it: the bound is one seed and one acknowledgement
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import smtplib
@@ -17,21 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from postdesk.inbound import pipeline
 from tests.conftest import make_mail
 from tests.processes.harness import Database, Desk, query, wait_for
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not hasattr(pipeline, "protection"),
-        reason="postdesk.inbound.pipeline does not call postdesk.inbound.protection yet",
-    ),
-    pytest.mark.skipif(
-        "notify_new_ticket" not in inspect.getsource(pipeline),
-        reason="postdesk.inbound.pipeline does not send acknowledgements yet",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 # Seed + acknowledgement, in each direction.
 MAILS_PER_DESK = 2

@@ -1,9 +1,5 @@
 """Issue 6 end to end through the real SMTP server and the real pipeline: a flooding sender
-and an autoresponder that answers every acknowledgement.
-
-These run once ``postdesk.inbound.pipeline`` calls the protection step
-(``protection.screen`` in ``_protect``, ``protection.ticket_opened`` for a new ticket).
-"""
+and an autoresponder that answers every acknowledgement."""
 
 from __future__ import annotations
 
@@ -13,7 +9,6 @@ from email.utils import make_msgid
 import pytest
 
 from postdesk import keys
-from postdesk.inbound import pipeline
 from postdesk.mail import tokens
 from postdesk.spool.models import InboundMessage, InboundStatus
 from postdesk.suspension.models import ProtectionSettings, SuspendedMail
@@ -21,13 +16,7 @@ from postdesk.tickets.models import Comment, Ticket
 from tests.conftest import make_mail
 from tests.integration.suspension.conftest import api_client
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not hasattr(pipeline, "protection"),
-        reason="postdesk.inbound.pipeline does not call postdesk.inbound.protection yet",
-    ),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 FLOOD = 500
 
