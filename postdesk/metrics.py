@@ -64,6 +64,32 @@ def _outbound() -> list[str]:
     )
 
 
+def _protection() -> list[str]:
+    from postdesk.suspension.services import metrics as protection_metrics
+
+    counts = protection_metrics()
+    return (
+        _family(
+            "postdesk_suspended_pending",
+            "gauge",
+            "Suspended mail waiting for review, by cause.",
+            [({"cause": cause}, n) for cause, n in counts["suspended_pending_by_cause"].items()],
+        )
+        + _family(
+            "postdesk_suspended",
+            "gauge",
+            "Suspended mail kept (within retention), by cause.",
+            [({"cause": cause}, n) for cause, n in counts["suspended_by_cause"].items()],
+        )
+        + _family(
+            "postdesk_dropped",
+            "gauge",
+            "Dropped mail recorded (within retention), by rule.",
+            [({"rule": rule}, n) for rule, n in counts["dropped_by_rule"].items()],
+        )
+    )
+
+
 def _queue() -> list[str]:
     ready = (
         DBTaskResult.objects.ready().values_list("queue_name").annotate(n=Count("id")).order_by()
@@ -114,5 +140,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "metrics are readable from loopback or with an admin token\n", status=403
         )
-    lines = _inbound() + _outbound() + _queue() + _latency()
+    lines = _inbound() + _outbound() + _protection() + _queue() + _latency()
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")

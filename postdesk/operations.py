@@ -14,6 +14,7 @@ from django.db.models import Count, Max
 
 from postdesk.channels.models import SupportAddress
 from postdesk.spool.models import InboundMessage, InboundStatus
+from postdesk.suspension.services import metrics as protection_metrics
 from postdesk.tickets import api_tokens
 from postdesk.tickets.models import Comment, Role, Ticket, User, UserIdentity, normalize_email
 
@@ -49,6 +50,7 @@ def status() -> dict[str, Any]:
         "tickets": Ticket.objects.count(),
         "comments": Comment.objects.count(),
         "outbound": _outbound_counts(),
+        "protection": protection_metrics(),
         "addresses": addresses,
     }
 

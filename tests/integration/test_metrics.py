@@ -32,3 +32,19 @@ def test_metrics_need_loopback_or_an_admin_token(client):
         "/metrics", REMOTE_ADDR="203.0.113.9", headers={"Authorization": "Bearer " + "m" * 32}
     )
     assert response.status_code == 200
+
+
+def test_suspended_and_dropped_mail_are_counted_by_cause_and_rule(client, mail, run_tasks):
+    from tests.integration.test_processing import spool
+
+    spool(mail(sender="nobody"), mail_from="")  # no sender at all: held as malformed
+    spool(mail(sender="MAILER-DAEMON@example.com", subject="Undelivered Mail Returned to Sender"))
+    run_tasks()
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'postdesk_suspended_pending{cause="malformed"} 1' in body
+    assert 'postdesk_dropped{rule="bounce"} 1' in body
+    from postdesk.operations import status
+
+    protection = status()["protection"]
+    assert protection["suspended_pending_by_cause"] == {"malformed": 1}
+    assert protection["dropped_by_rule"] == {"bounce": 1}
