@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import importlib
 
-from django.urls import URLPattern, URLResolver, path
+from django.http import HttpRequest, JsonResponse
+from django.urls import URLPattern, URLResolver, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.urls.resolvers import RoutePattern
 from ninja import NinjaAPI, Router
 
@@ -93,7 +95,14 @@ def _with_json_aliases(
     return patterns + aliases
 
 
+@csrf_exempt
+def _no_such_endpoint(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other path under ``/api/v2/``: Zendesk's JSON 404, not an HTML page."""
+    return JsonResponse({"error": "InvalidEndpoint", "description": "Not found"}, status=404)
+
+
 def urls() -> tuple[list[URLPattern | URLResolver], str, str]:
     """What ``postdesk/urls.py`` includes at ``api/v2/``."""
     patterns, app_name, namespace = api.urls
-    return _with_json_aliases(list(patterns)), app_name, namespace
+    catch_all = re_path(r"^(?P<rest>[\s\S]*)\Z", _no_such_endpoint)
+    return [*_with_json_aliases(list(patterns)), catch_all], app_name, namespace

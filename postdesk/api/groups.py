@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema, Status
 from postdesk.api.auth import require_admin, require_agent
 from postdesk.api.errors import ErrorOut, RecordInvalid, RecordNotFound
 from postdesk.api.pagination import CursorLinks, CursorMeta, PageParams, paginate
-from postdesk.api.shapes import iso, resource_url
+from postdesk.api.shapes import DbId, iso, resource_url
 from postdesk.tickets.models import Group
 
 router = Router(tags=["Groups"])
@@ -63,7 +63,7 @@ def group_json(request: HttpRequest, group: Group) -> dict[str, object]:
     }
 
 
-def _get(group_id: int) -> Group:
+def _get(group_id: DbId) -> Group:
     group = Group.objects.filter(pk=group_id).first()
     if group is None:
         raise RecordNotFound()
@@ -81,7 +81,7 @@ def list_groups(request: HttpRequest, page: Query[PageParams]) -> dict[str, obje
 
 
 @router.get("/{int:group_id}", response={200: GroupResponse, **ERRORS}, exclude_unset=True)
-def show_group(request: HttpRequest, group_id: int) -> dict[str, object]:
+def show_group(request: HttpRequest, group_id: DbId) -> dict[str, object]:
     require_agent(request)
     return {"group": group_json(request, _get(group_id))}
 
@@ -113,7 +113,7 @@ def create_group(request: HttpRequest, payload: GroupWrite) -> Status[dict[str, 
 
 
 @router.put("/{int:group_id}", response={200: GroupResponse, **ERRORS}, exclude_unset=True)
-def update_group(request: HttpRequest, group_id: int, payload: GroupWrite) -> dict[str, object]:
+def update_group(request: HttpRequest, group_id: DbId, payload: GroupWrite) -> dict[str, object]:
     require_admin(request)
     group = _get(group_id)
     _save(group, payload.group)
@@ -121,7 +121,7 @@ def update_group(request: HttpRequest, group_id: int, payload: GroupWrite) -> di
 
 
 @router.delete("/{int:group_id}", response={204: None, **ERRORS})
-def delete_group(request: HttpRequest, group_id: int) -> Status[None]:
+def delete_group(request: HttpRequest, group_id: DbId) -> Status[None]:
     require_admin(request)
     _get(group_id).delete()
     return Status(204, None)

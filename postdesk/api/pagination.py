@@ -153,6 +153,10 @@ def _decode_value(value: Any) -> Any:
         return parsed
     if value is not None and not isinstance(value, (int, str, float, bool)):
         raise ValueError("bad value in cursor")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("number out of range in cursor")
+    if isinstance(value, float) and value != value:  # NaN compares with nothing
+        raise ValueError("NaN in cursor")
     return value
 
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from django.http import HttpRequest
+from pydantic import Field
+
+# The largest id a 64-bit primary key holds. Every id a client sends is bounded by it, so an
+# absurd id is a 4xx, not a database overflow.
+MAX_ID = 2**63 - 1
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def iso(moment: datetime | None) -> str | None:

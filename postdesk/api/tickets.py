@@ -16,7 +16,7 @@ from ninja import Field, Query, Router, Schema, Status
 from postdesk.api.auth import require_admin, require_agent
 from postdesk.api.errors import ErrorOut, RecordInvalid, RecordNotFound
 from postdesk.api.pagination import PageParams, paginate
-from postdesk.api.shapes import iso
+from postdesk.api.shapes import DbId, iso
 from postdesk.api.ticket_shapes import (
     CommentListResponse,
     TicketListResponse,
@@ -53,9 +53,9 @@ class TicketListParams(PageParams):
         description="Cursor pagination order, e.g. -updated_at",
     )
     status: str | None = Field(None, pattern=r"^(new|open|pending|hold|solved|closed)$")
-    assignee_id: int | None = None
-    group_id: int | None = None
-    requester_id: int | None = None
+    assignee_id: DbId | None = None
+    group_id: DbId | None = None
+    requester_id: DbId | None = None
     query: str | None = Field(None, max_length=500, description="Postdesk: text search")
 
 
@@ -67,7 +67,7 @@ class CommentIn(Schema):
     body: str | None = Field(None, max_length=1_000_000)
     html_body: str | None = Field(None, max_length=1_000_000)
     public: bool = True
-    author_id: int | None = None
+    author_id: DbId | None = None
 
 
 class RequesterIn(Schema):
@@ -77,7 +77,7 @@ class RequesterIn(Schema):
 
 
 class EmailCcIn(Schema):
-    user_id: int | None = None
+    user_id: DbId | None = None
     user_email: str | None = Field(None, max_length=254)
     action: Literal["put", "delete"] = "put"
 
@@ -87,15 +87,15 @@ class TicketFields(Schema):
     comment: CommentIn | None = None
     status: Literal["new", "open", "pending", "hold", "solved", "closed"] | None = None
     priority: Literal["low", "normal", "high", "urgent"] | None = None
-    group_id: int | None = None
-    assignee_id: int | None = None
-    requester_id: int | None = None
+    group_id: DbId | None = None
+    assignee_id: DbId | None = None
+    requester_id: DbId | None = None
     requester: RequesterIn | None = None
-    submitter_id: int | None = None
+    submitter_id: DbId | None = None
     tags: list[str] | None = Field(None, max_length=100)
     additional_tags: list[str] | None = Field(None, max_length=100)
     remove_tags: list[str] | None = Field(None, max_length=100)
-    collaborator_ids: list[int] | None = Field(None, max_length=48)
+    collaborator_ids: list[DbId] | None = Field(None, max_length=48)
     email_ccs: list[EmailCcIn] | None = Field(None, max_length=48)
 
 
@@ -103,7 +103,7 @@ class TicketWrite(Schema):
     ticket: TicketFields
 
 
-def _get_ticket(ticket_id: int) -> Ticket:
+def _get_ticket(ticket_id: DbId) -> Ticket:
     ticket = ticket_queryset().filter(pk=ticket_id).first()
     if ticket is None:
         raise RecordNotFound()
@@ -114,7 +114,7 @@ def _invalid(error: ActionError) -> RecordInvalid:
     return RecordInvalid.field(error.field, f"{error.field}: {error.message}")
 
 
-def _user(user_id: int, field_name: str) -> User:
+def _user(user_id: DbId, field_name: str) -> User:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         raise RecordInvalid.field(field_name, f"{field_name}: user {user_id} not found")
@@ -269,7 +269,7 @@ def show_many(request: HttpRequest, params: Query[ShowManyParams]) -> dict[str, 
 
 
 @router.get("/{int:ticket_id}", response={200: TicketResponse, **ERRORS}, exclude_unset=True)
-def show_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
+def show_ticket(request: HttpRequest, ticket_id: DbId) -> dict[str, Any]:
     require_agent(request)
     return {"ticket": ticket_json(request, _get_ticket(ticket_id))}
 
@@ -306,7 +306,7 @@ def create_ticket(request: HttpRequest, payload: TicketWrite) -> Status[dict[str
 
 
 @router.put("/{int:ticket_id}", response={200: TicketResponse, **ERRORS}, exclude_unset=True)
-def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketWrite) -> dict[str, Any]:
+def update_ticket(request: HttpRequest, ticket_id: DbId, payload: TicketWrite) -> dict[str, Any]:
     actor = require_agent(request)
     current = _get_ticket(ticket_id)
     before = _field_values(current)
@@ -326,7 +326,7 @@ def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketWrite) ->
 
 
 @router.delete("/{int:ticket_id}", response={204: None, **ERRORS})
-def delete_ticket(request: HttpRequest, ticket_id: int) -> Status[None]:
+def delete_ticket(request: HttpRequest, ticket_id: DbId) -> Status[None]:
     require_admin(request)
     if not Ticket.objects.filter(pk=ticket_id).exists():
         raise RecordNotFound()
@@ -343,7 +343,7 @@ class CommentListParams(PageParams):
     "/{int:ticket_id}/comments", response={200: CommentListResponse, **ERRORS}, exclude_unset=True
 )
 def list_comments(
-    request: HttpRequest, ticket_id: int, params: Query[CommentListParams]
+    request: HttpRequest, ticket_id: DbId, params: Query[CommentListParams]
 ) -> dict[str, Any]:
     require_agent(request)
     if not Ticket.objects.filter(pk=ticket_id).exists():

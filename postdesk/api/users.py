@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 from postdesk.api.auth import require_admin, require_agent
 from postdesk.api.errors import ErrorOut, RecordInvalid, RecordNotFound
 from postdesk.api.pagination import CursorLinks, CursorMeta, PageParams, paginate
-from postdesk.api.shapes import iso, resource_url
+from postdesk.api.shapes import DbId, iso, resource_url
 from postdesk.tickets.models import Role, User, UserIdentity, normalize_email
 
 router = Router(tags=["Users"])
@@ -93,7 +93,7 @@ def user_json(request: HttpRequest, user: User) -> dict[str, object]:
     }
 
 
-def get_user(user_id: int) -> User:
+def get_user(user_id: DbId) -> User:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         raise RecordNotFound()
@@ -129,7 +129,7 @@ def list_users(request: HttpRequest, page: Query[PageParams]) -> dict[str, objec
 
 
 @router.get("/{int:user_id}", response={200: UserResponse, **ERRORS}, exclude_unset=True)
-def show_user(request: HttpRequest, user_id: int) -> dict[str, object]:
+def show_user(request: HttpRequest, user_id: DbId) -> dict[str, object]:
     require_agent(request)
     return {"user": user_json(request, get_user(user_id))}
 

@@ -1,16 +1,32 @@
 """Routes of the agent UI, the account pages and the Admin Center shell."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path, register_converter, reverse_lazy
 
 from postdesk.web import account_views, admin_views, attachments, ticket_views, views
+
+
+
+class IdConverter:
+    """A database id: at most 18 digits, so it always fits a 64-bit key (no overflow 500)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("login/", account_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", account_views.set_language, name="set-language"),
     path("profile/", account_views.profile, name="profile"),
-    path("profile/tokens/<int:token_id>/revoke/", account_views.revoke_token, name="revoke-token"),
+    path("profile/tokens/<id:token_id>/revoke/", account_views.revoke_token, name="revoke-token"),
     path(
         "profile/password/",
         auth_views.PasswordChangeView.as_view(
@@ -35,23 +51,23 @@ urlpatterns = [
         name="set-password-done",
     ),
     path("", views.home, name="home"),
-    path("tickets/<int:ticket_id>/", ticket_views.ticket_detail, name="ticket"),
+    path("tickets/<id:ticket_id>/", ticket_views.ticket_detail, name="ticket"),
     path(
-        "attachments/<int:attachment_id>/<path:filename>",
+        "attachments/<id:attachment_id>/<path:filename>",
         attachments.download,
         name="attachment",
     ),
     path("admin/", admin_views.admin_home, name="admin-center"),
     path("admin/groups/", admin_views.group_list, name="admin-groups"),
     path("admin/groups/new/", admin_views.group_edit, name="admin-group-new"),
-    path("admin/groups/<int:group_id>/", admin_views.group_edit, name="admin-group"),
+    path("admin/groups/<id:group_id>/", admin_views.group_edit, name="admin-group"),
     path(
-        "admin/groups/<int:group_id>/delete/", admin_views.group_delete, name="admin-group-delete"
+        "admin/groups/<id:group_id>/delete/", admin_views.group_delete, name="admin-group-delete"
     ),
     path("admin/agents/", admin_views.agent_list, name="admin-agents"),
-    path("admin/agents/<int:user_id>/", admin_views.agent_edit, name="admin-agent"),
+    path("admin/agents/<id:user_id>/", admin_views.agent_edit, name="admin-agent"),
     path(
-        "admin/agents/<int:user_id>/link/",
+        "admin/agents/<id:user_id>/link/",
         admin_views.agent_invite_link,
         name="admin-agent-link",
     ),

@@ -211,3 +211,22 @@ def test_openapi_document(db: None) -> None:
     assert "/api/v2/users/me" in document["paths"]
     schemes = document["components"]["securitySchemes"]
     assert {s.get("scheme") for s in schemes.values()} >= {"basic", "bearer"}
+
+
+def test_unknown_endpoint_is_a_json_404(agent_api: Client) -> None:
+    for url in ("/api/v2/nothing-here.json", "/api/v2/tickets/-1", "/api/v2/tickets/1/x"):
+        response = agent_api.get(url)
+        assert response.status_code == 404, url
+        assert response.json()["error"]
+
+
+def test_ids_beyond_64_bits_are_client_errors(agent_api: Client) -> None:
+    huge = 2**63
+    assert agent_api.get(f"/api/v2/tickets/{huge}").status_code == 400
+    assert agent_api.get(f"/api/v2/tickets?assignee_id={huge}").status_code == 400
+    response = agent_api.put(
+        "/api/v2/tickets/1",
+        {"ticket": {"group_id": huge}},
+        content_type="application/json",
+    )
+    assert response.status_code == 422
