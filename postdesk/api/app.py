@@ -40,8 +40,8 @@ import importlib
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, URLResolver, path, re_path
-from django.views.decorators.csrf import csrf_exempt
 from django.urls.resolvers import RoutePattern
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Router
 
 from postdesk.api import errors

@@ -6,7 +6,6 @@ from django.urls import path, register_converter, reverse_lazy
 from postdesk.web import account_views, admin_views, attachments, ticket_views, views
 
 
-
 class IdConverter:
     """A database id: at most 18 digits, so it always fits a 64-bit key (no overflow 500)."""
 
@@ -61,9 +60,7 @@ urlpatterns = [
     path("admin/groups/", admin_views.group_list, name="admin-groups"),
     path("admin/groups/new/", admin_views.group_edit, name="admin-group-new"),
     path("admin/groups/<id:group_id>/", admin_views.group_edit, name="admin-group"),
-    path(
-        "admin/groups/<id:group_id>/delete/", admin_views.group_delete, name="admin-group-delete"
-    ),
+    path("admin/groups/<id:group_id>/delete/", admin_views.group_delete, name="admin-group-delete"),
     path("admin/agents/", admin_views.agent_list, name="admin-agents"),
     path("admin/agents/<id:user_id>/", admin_views.agent_edit, name="admin-agent"),
     path(

@@ -15,7 +15,6 @@ from postdesk.tickets import api_tokens
 from postdesk.tickets.models import Comment, Group, Role, Ticket, User
 from postdesk.wsgi import application
 
-
 # Building the document needs no database: it is read through the WSGI app at collection.
 schema = schemathesis.openapi.from_wsgi("/api/v2/openapi.json", application)
 
