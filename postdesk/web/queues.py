@@ -1,7 +1,8 @@
 """The agent's ticket views ("queues"): which tickets each shows, their counts, sorting.
 
-A queue is a named filter: by status (new, open, pending, on hold, solved), *assigned to me*
-and *unassigned* (both unsolved), *all*, and one per group (unsolved tickets of that group).
+A queue is a named filter: all unsolved (the default), *assigned to me* and *unassigned*
+(both unsolved), by status (new, open, pending, on hold, solved), *all*, and one per group
+(unsolved tickets of that group).
 ``counts(user)`` computes every count in two queries, whatever the number of queues.
 """
 
@@ -27,6 +28,7 @@ class Queue:
 
 
 QUEUES: tuple[Queue, ...] = (
+    Queue("unsolved", _("All unsolved"), lambda u: Q(status__in=UNSOLVED)),
     Queue("mine", _("Assigned to me"), lambda u: Q(assignee=u, status__in=UNSOLVED)),
     Queue("unassigned", _("Unassigned"), lambda u: Q(assignee__isnull=True, status__in=UNSOLVED)),
     Queue("new", _("New"), lambda u: Q(status=Status.NEW)),
@@ -37,7 +39,7 @@ QUEUES: tuple[Queue, ...] = (
     Queue("all", _("All tickets"), lambda u: Q()),
 )
 BY_SLUG = {queue.slug: queue for queue in QUEUES}
-DEFAULT = "open"
+DEFAULT = "unsolved"
 
 # Sort keys shown as column links; "-" prefix = descending. Every order ends in id.
 _PRIORITY_RANK = Case(
@@ -95,6 +97,7 @@ def counts(user: User) -> dict[str, int]:
         queue.slug: by_status.get(queue.slug, 0) for queue in QUEUES if queue.slug in Status.values
     }
     result["all"] = sum(by_status.values())
+    result["unsolved"] = sum(by_status.get(status, 0) for status in UNSOLVED)
     unsolved = Ticket.objects.filter(status__in=UNSOLVED)
     result["mine"] = unsolved.filter(assignee=user).count()
     result["unassigned"] = unsolved.filter(assignee__isnull=True).count()

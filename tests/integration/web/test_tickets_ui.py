@@ -271,3 +271,40 @@ def test_ticket_page_query_count_does_not_grow_with_comments(
         )
         ticket.ccs.add(make_user(f"cc{n}@example.com", Role.END_USER))
     assert _count(agent_client, reverse("ticket", args=[ticket.pk])) == base
+
+
+def test_unsanitized_stored_html_is_cleaned_when_shown(
+    agent_client: Client, customer: User
+) -> None:
+    """Defence in depth: HTML stored before a sanitizer fix, or by another path, is
+    sanitized again on the way to the page."""
+    ticket = make_ticket(customer)
+    Comment.objects.filter(ticket=ticket).update(
+        html_body='<p>ok</p><script>alert(1)</script><img src=x onerror="alert(2)">'
+        '<a href="javascript:alert(3)">x</a><svg onload="alert(4)"></svg>'
+    )
+    html = agent_client.get(reverse("ticket", args=[ticket.pk])).content.decode()
+    conversation = html[html.index('<ol class="conversation">') :]
+    assert "<p>ok</p>" in conversation
+    for bad in ("<script", "onerror", "javascript:", "<svg", "onload"):
+        assert bad not in conversation, bad
+
+
+def test_ui_reply_enqueues_outbound_mail(
+    agent_client: Client, customer: User, run_tasks: Callable[..., int]
+) -> None:
+    """No stand-ins: the reply goes through postdesk.outbound and lands in the outbox."""
+    outbound = pytest.importorskip("postdesk.outbound.models")
+    ticket = make_ticket(customer)
+    agent_client.post(
+        reverse("ticket", args=[ticket.pk]),
+        {"status": "open", "body": "Here is the fix.", "public": "1"},
+    )
+    reply = ticket.comments.get(body="Here is the fix.")
+    mail = outbound.OutboundMessage.objects.get(comment=reply)
+    assert [r.address for r in mail.recipients.all()] == ["ada@example.com"]
+    run_tasks()
+    mail.refresh_from_db()
+    page = agent_client.get(reverse("ticket", args=[ticket.pk])).content.decode()
+    assert f'id="comment-{reply.pk}"' in page and "ada@example.com" in page
+    assert mail.status in ("queued", "sent")
