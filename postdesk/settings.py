@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "postdesk.web",
     "postdesk.suspension",
     "postdesk.outbound",
+    # Serves the API docs page's Swagger UI from our own static files, not a CDN.
+    "ninja",
 ]
 
 MIDDLEWARE = [

@@ -230,3 +230,11 @@ def test_ids_beyond_64_bits_are_client_errors(agent_api: Client) -> None:
         content_type="application/json",
     )
     assert response.status_code == 422
+
+
+def test_api_docs_page_uses_no_cdn(db: None) -> None:
+    response = Client().get("/api/v2/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui-bundle.js" in html
+    assert "cdn." not in html and "unpkg" not in html
