@@ -94,7 +94,11 @@ def _recipient(user: User, kind: str, address: str | None = None) -> Recipient |
 
 
 def _message_ids(values: Iterable[str]) -> list[str]:
-    return [f"<{v.strip().strip('<>')}>" for v in values if v and v.strip().strip("<>")]
+    """Message-IDs of mail we received, fit for In-Reply-To/References. Broken clients send
+    IDs that are not valid ones (no ``@``, stray characters): those are left out, so that a
+    customer's odd header costs threading at worst, never the reply itself."""
+    bracketed = (f"<{v.strip().strip('<>')}>" for v in values if v and v.strip().strip("<>"))
+    return headersafe.clean_msg_ids(bracketed)
 
 
 def _ticket_values(ticket: Ticket) -> dict[str, str]:

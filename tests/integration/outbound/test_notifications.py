@@ -310,3 +310,16 @@ def test_old_rate_limit_events_are_pruned():
     RateEvent.objects.create(key="auto-to:new", at=time.time())
     assert prune_old_events() == 1
     assert list(RateEvent.objects.values_list("key", flat=True)) == ["auto-to:new"]
+
+
+@pytest.mark.parametrize("broken_id", ["<xxx>", "<20201221110303>", "<!~!UENERkVCMDk@>"])
+def test_a_customers_invalid_message_id_costs_threading_not_the_acknowledgement(
+    locmem_relay, new_ticket, run_tasks, broken_id
+):
+    ticket = new_ticket(message_id=broken_id, keep_acknowledgement=True)
+    run_tasks()
+    [sent] = locmem_relay
+    message = parsed(sent.data)
+    assert message["In-Reply-To"] is None
+    key = keys.token_key()
+    assert message["References"].split() == [tokens.ticket_reference(key, "desk.test", ticket.pk)]
