@@ -187,18 +187,3 @@ class NotificationTemplate(models.Model):
         from postdesk.outbound.notifications import validate_template
 
         validate_template(self.subject, self.body)
-
-
-class RateEvent(models.Model):
-    """One counted event of a sliding-window rate limit (``postdesk.mail.ratelimit``)."""
-
-    key = models.CharField(max_length=64)
-    at = models.FloatField()
-
-    class Meta:
-        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["key", "at"])]
-
-
-class RateBlock(models.Model):
-    key = models.CharField(max_length=64, unique=True)
-    until = models.FloatField()

@@ -24,12 +24,11 @@ from django.db import transaction
 
 from postdesk.channels.models import SupportAddress
 from postdesk.mail import headersafe
-from postdesk.mail.ratelimit import MailRateLimiter
 from postdesk.outbound import notifications
 from postdesk.outbound.composer import Draft, Recipient, store, store_unsendable, validated_subject
 from postdesk.outbound.models import OutboundKind, OutboundMessage, RecipientKind
-from postdesk.outbound.ratestore import DatabaseWindowStore
 from postdesk.outbound.sender import default_from_address, from_address_for
+from postdesk.suspension import policy
 from postdesk.tickets.models import Comment, Role, Ticket, User, UserIdentity, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -121,9 +120,9 @@ def _auto_mail_allowed(address: str, subject: str, ticket_id: int) -> bool:
     last slot."""
     with transaction.atomic():
         list(UserIdentity.objects.select_for_update().filter(email=normalize_email(address)))
-        decision = MailRateLimiter(store=DatabaseWindowStore()).acquire_auto_mail(
-            address, subject, ticket_id
-        )
+        # The desk's one limiter: the limits an admin set (ProtectionSettings) over the
+        # windows every process shares.
+        decision = policy.rate_limiter().acquire_auto_mail(address, subject, ticket_id)
     if not decision.allowed:
         logger.info("acknowledgement for ticket %s not sent: %s", ticket_id, decision.reason)
     return decision.allowed

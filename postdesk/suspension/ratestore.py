@@ -21,6 +21,9 @@ from postdesk.suspension.models import RateBlock, RateEvent
 
 __all__ = ["DatabaseWindowStore"]
 
+# Longer than the longest window a limit may use (a repeated subject counts over a day).
+EVENT_RETENTION_SECONDS = 2 * 24 * 3600
+
 
 def _advisory_lock_id(key: str) -> int:
     # pg_advisory_xact_lock takes a signed 64-bit integer.
@@ -87,6 +90,10 @@ class DatabaseWindowStore(WindowStore):
 
     @staticmethod
     def purge_expired(now: float | None = None) -> int:
-        """Forget blocks that have ended (events are pruned as they are counted)."""
-        deleted, _ = RateBlock.objects.filter(until__lt=now or time.time()).delete()
-        return deleted
+        """Forget blocks that have ended, and events older than any window looks back
+        (events are also pruned as their key is counted, but a sender who never writes
+        again leaves them behind)."""
+        now = now or time.time()
+        blocks, _ = RateBlock.objects.filter(until__lt=now).delete()
+        RateEvent.objects.filter(at__lt=now - EVENT_RETENTION_SECONDS).delete()
+        return blocks

@@ -10,9 +10,10 @@ import pytest
 from postdesk.jobs.retry import RetryPolicy
 from postdesk.mail.envelope import Envelope
 from postdesk.outbound import delivery
-from postdesk.outbound.models import OutboundMessage, RateEvent
+from postdesk.outbound.models import OutboundMessage
 from postdesk.outbound.relays import locmem
 from postdesk.spool.accept import accept
+from postdesk.suspension.models import RateEvent
 from postdesk.tickets.models import Ticket
 from tests.conftest import run_queued_tasks
 

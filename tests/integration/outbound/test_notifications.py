@@ -300,18 +300,6 @@ def test_the_from_address_follows_received_at_only_when_verified(locmem_relay, n
     assert from_address_for(ticket) == system
 
 
-def test_old_rate_limit_events_are_pruned():
-    import time
-
-    from postdesk.outbound.models import RateEvent
-    from postdesk.outbound.ratestore import prune_old_events
-
-    RateEvent.objects.create(key="auto-to:old", at=time.time() - 3 * 24 * 3600)
-    RateEvent.objects.create(key="auto-to:new", at=time.time())
-    assert prune_old_events() == 1
-    assert list(RateEvent.objects.values_list("key", flat=True)) == ["auto-to:new"]
-
-
 @pytest.mark.parametrize("broken_id", ["<xxx>", "<20201221110303>", "<!~!UENERkVCMDk@>"])
 def test_a_customers_invalid_message_id_costs_threading_not_the_acknowledgement(
     locmem_relay, new_ticket, run_tasks, broken_id

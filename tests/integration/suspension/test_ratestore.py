@@ -74,3 +74,16 @@ def test_the_last_automatic_mail_slot_goes_to_one_worker_only():
         thread.join(60)
     assert not errors
     assert sorted(allowed) == [False] * 5 + [True]
+
+
+@pytest.mark.django_db
+def test_old_events_of_senders_who_never_return_are_purged():
+    import time
+
+    from postdesk.suspension.models import RateEvent
+
+    now = time.time()
+    RateEvent.objects.create(key="auto-to:gone@example.com", at=now - 3 * 24 * 3600)
+    RateEvent.objects.create(key="auto-to:recent@example.com", at=now - 3600)
+    DatabaseWindowStore.purge_expired(now)
+    assert list(RateEvent.objects.values_list("key", flat=True)) == ["auto-to:recent@example.com"]
