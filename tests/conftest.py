@@ -44,6 +44,16 @@ def make_mail(
     return (head + "\r\n" + body).encode("utf-8")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_snapshots() -> Iterator[None]:
+    """Tables cached in memory (``postdesk.snapshots``) must not outlive a test's database."""
+    from postdesk.snapshots import clear_all
+
+    clear_all()
+    yield
+    clear_all()
+
+
 @pytest.fixture
 def mail() -> Callable[..., bytes]:
     return make_mail

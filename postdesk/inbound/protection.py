@@ -35,10 +35,11 @@ from postdesk.mail.envelope import Transport
 from postdesk.mail.parse import ParsedMail
 from postdesk.mail.rules.base import MailFacts
 from postdesk.mail.verdict import Action, Verdict, decide, policy_table
+from postdesk.snapshots import Snapshot
 from postdesk.spool.models import InboundMessage, InboundStatus
 from postdesk.suspension import policy
 from postdesk.suspension.models import DroppedMail, SuspendedMail
-from postdesk.tickets.models import Role, UserIdentity
+from postdesk.tickets.models import Role, User, UserIdentity
 
 __all__ = [
     "RECOVERY_MARK",
@@ -153,19 +154,31 @@ def _is_bounce(raw: bytes, mail_from: str) -> bool:
         return False
 
 
-def _own_addresses() -> frozenset[str]:
+def _load_own_addresses() -> frozenset[str]:
     emails = {email.lower() for email in SupportAddress.objects.values_list("email", flat=True)}
     emails.add(settings.POSTDESK.system_address)
     return frozenset(emails)
 
 
-def _agent_emails() -> frozenset[str]:
+def _load_agent_emails() -> frozenset[str]:
     return frozenset(
         email.lower()
         for email in UserIdentity.objects.filter(
             user__role__in=(Role.AGENT, Role.ADMIN), user__is_active=True
         ).values_list("email", flat=True)
     )
+
+
+_OWN_ADDRESSES = Snapshot(_load_own_addresses, depends_on=(SupportAddress,))
+_AGENT_EMAILS = Snapshot(_load_agent_emails, depends_on=(UserIdentity, User))
+
+
+def _own_addresses() -> frozenset[str]:
+    return _OWN_ADDRESSES.get()
+
+
+def _agent_emails() -> frozenset[str]:
+    return _AGENT_EMAILS.get()
 
 
 def _own_message_id_domain(message_id: str) -> str:
@@ -188,8 +201,7 @@ def recovering(message: InboundMessage) -> bool:
 
 def decide_for(message: InboundMessage, parsed: ParsedMail) -> Verdict:
     facts = facts_for(message, parsed)
-    row = policy.current_settings()
-    rule_settings = policy.rule_settings(row)
+    row, rule_settings = policy.snapshot()
     if recovering(message):
         # Every holding verdict becomes "accept"; automation still switches notifications
         # off, so a recovered autoreply is not answered either. No limiter: a recovered mail

@@ -28,6 +28,7 @@ from postdesk.outbound import notifications
 from postdesk.outbound.composer import Draft, Recipient, store, store_unsendable, validated_subject
 from postdesk.outbound.models import OutboundKind, OutboundMessage, RecipientKind
 from postdesk.outbound.sender import default_from_address, from_address_for
+from postdesk.snapshots import Snapshot
 from postdesk.suspension import policy
 from postdesk.tickets.models import Comment, Role, Ticket, User, UserIdentity, normalize_email
 
@@ -73,7 +74,13 @@ def _is_ours(address: str) -> bool:
     email = normalize_email(address)
     if email.rpartition("@")[2] == settings.POSTDESK.mail_domain:
         return True
-    return SupportAddress.objects.filter(email=email).exists()
+    return email in _SUPPORT_ADDRESSES.get()
+
+
+_SUPPORT_ADDRESSES = Snapshot(
+    lambda: frozenset(SupportAddress.objects.values_list("email", flat=True)),
+    depends_on=(SupportAddress,),
+)
 
 
 def _undeliverable(address: str) -> bool:

@@ -11,6 +11,7 @@ import time
 
 from postdesk.mail.ratelimit import Clock, MailRateLimiter, RateLimits, Window
 from postdesk.mail.rules.base import AuthProfile, RuleSettings
+from postdesk.snapshots import Snapshot
 from postdesk.suspension.models import (
     DEFAULT_RETENTION_DAYS,
     ProtectionSettings,
@@ -58,6 +59,21 @@ def rule_settings(row: ProtectionSettings | None = None) -> RuleSettings:
     )
 
 
+def _load_snapshot() -> tuple[ProtectionSettings, RuleSettings]:
+    row = current_settings()
+    return row, rule_settings(row)
+
+
+_SNAPSHOT = Snapshot(_load_snapshot, depends_on=(ProtectionSettings, SenderListEntry))
+
+
+def snapshot() -> tuple[ProtectionSettings, RuleSettings]:
+    """The settings row and the rule settings built from it, as every mail's screening
+    reads them (kept for a few seconds: see ``postdesk.snapshots``). Read-only: edit through
+    ``current_settings()``."""
+    return _SNAPSHOT.get()
+
+
 def rate_limits(row: ProtectionSettings | None = None) -> RateLimits:
     row = row or current_settings()
     return RateLimits(
@@ -77,7 +93,9 @@ def rate_limiter(row: ProtectionSettings | None = None) -> MailRateLimiter:
     automatic mail (``acquire_auto_mail``); the inbound rules ask it about floods."""
     # Looked up at call time so a test's replacement of CLOCK reaches limiters made later.
     return MailRateLimiter(
-        store=DatabaseWindowStore(), clock=lambda: CLOCK(), limits=rate_limits(row)
+        store=DatabaseWindowStore(),
+        clock=lambda: CLOCK(),
+        limits=rate_limits(row or snapshot()[0]),
     )
 
 
