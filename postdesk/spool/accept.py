@@ -141,10 +141,13 @@ def _store_one_by_one(
 def _enqueue(message_ids: list[int]) -> None:
     # The task rows commit with the mail (a transactional outbox): no mail without its
     # processing job, no job without its mail.
-    from postdesk.spool.tasks import process_inbound
+    from postdesk.spool.tasks import process_inbound, process_inbound_batch
 
-    if message_ids:
-        enqueue_many(process_inbound, [(message_id,) for message_id in message_ids])
+    if len(message_ids) == 1:
+        enqueue_many(process_inbound, [(message_ids[0],)])
+    elif message_ids:
+        # Mails stored together are processed together (fewer commits in the worker).
+        enqueue_many(process_inbound_batch, [(list(message_ids),)])
 
 
 def _text(value: str) -> str:

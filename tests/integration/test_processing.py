@@ -166,3 +166,56 @@ def test_a_mail_that_kills_workers_is_failed_instead_of_crashing_them_forever(ma
     message = InboundMessage.objects.get(pk=message_id)
     assert message.status == InboundStatus.FAILED
     assert "stopped the worker 3 times" in message.last_error
+
+
+def batch(mails: list[bytes]) -> list[int]:
+    from postdesk.spool.accept import accept_many
+
+    envelope = Envelope(transport="smtp", rcpt_tos=("support@desk.test",), mail_from="a@b.example")
+    return [r.message_id for r in accept_many([(raw, envelope) for raw in mails])]
+
+
+def test_a_batch_task_processes_every_mail_of_a_group_commit(mail, run_tasks):
+    ids = batch([mail(subject=f"batch {n}") for n in range(5)])
+    run_tasks()
+    assert DBTaskResult.objects.filter(queue_name="inbound").count() == 1  # one task, five mails
+    assert set(InboundMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        InboundStatus.PROCESSED
+    }
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == [
+        f"batch {n}" for n in range(5)
+    ]
+
+
+def test_one_failing_mail_of_a_batch_leaves_the_others_processed(mail, run_tasks, monkeypatch):
+    from postdesk.jobs.retry import RetryPolicy
+
+    monkeypatch.setattr(tasks, "INBOUND", RetryPolicy(max_attempts=1))
+    original = tasks.run_pipeline
+    ids = batch([mail(subject=f"batch {n}") for n in range(3)])
+
+    def fails_for_the_second(message_id: int) -> str:
+        if message_id == ids[1]:
+            raise RuntimeError("this one mail breaks our code")
+        return original(message_id)
+
+    monkeypatch.setattr(tasks, "run_pipeline", fails_for_the_second)
+    run_tasks()
+    statuses = dict(InboundMessage.objects.values_list("id", "status"))
+    assert [statuses[i] for i in ids] == [
+        InboundStatus.PROCESSED,
+        InboundStatus.FAILED,
+        InboundStatus.PROCESSED,
+    ]
+    assert Ticket.objects.count() == 2
+
+
+def test_a_batch_whose_worker_died_goes_on_mail_by_mail(mail, run_tasks):
+    ids = batch([mail(subject=f"batch {n}") for n in range(3)])
+    task = DBTaskResult.objects.get()
+    task.worker_ids = ["died"]  # claimed once by a worker that was killed; reaped since
+    task.save(update_fields=["worker_ids"])
+    run_tasks()
+    singles = DBTaskResult.objects.filter(task_path="postdesk.spool.tasks.process_inbound")
+    assert sorted(t.args_kwargs["args"][0] for t in singles) == ids
+    assert Ticket.objects.count() == 3

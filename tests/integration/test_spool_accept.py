@@ -80,7 +80,9 @@ def test_a_batch_stores_each_mail_once_even_when_it_repeats_itself(mail):
     assert [r.duplicate for r in results] == [False, False, True]
     assert results[0].message_id == results[2].message_id
     assert InboundMessage.objects.count() == 2
-    assert DBTaskResult.objects.count() == 2
+    [task] = DBTaskResult.objects.all()  # mails stored together are processed together
+    assert task.task_path == "postdesk.spool.tasks.process_inbound_batch"
+    assert task.args_kwargs["args"] == [[results[0].message_id, results[1].message_id]]
     again = accept_many([(second, envelope())])
     assert again[0].message_id == results[1].message_id and again[0].duplicate
 
