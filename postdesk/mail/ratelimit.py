@@ -19,7 +19,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -50,6 +50,22 @@ class WindowStore(ABC):
     @abstractmethod
     def prune(self, key: str, before: float) -> None:
         """Forget the events of ``key`` older than ``before``."""
+
+    # Several keys at once. A database store answers each in one round trip; these defaults
+    # serve stores for which a loop is as cheap.
+
+    def count_many(self, queries: Sequence[tuple[str, float]]) -> list[int]:
+        """``count`` for each (key, since), in order."""
+        return [self.count(key, since) for key, since in queries]
+
+    def add_many(self, keys: Sequence[str], at: float) -> None:
+        for key in keys:
+            self.add(key, at)
+
+    def prune_many(self, queries: Sequence[tuple[str, float]]) -> None:
+        """``prune`` for each (key, before)."""
+        for key, before in queries:
+            self.prune(key, before)
 
     @abstractmethod
     def blocked_until(self, key: str) -> float | None:
@@ -203,15 +219,15 @@ class MailRateLimiter:
                     f"ticket {ticket}",
                 )
             )
-        for key, window, label in checks:
-            if self.store.count(key, now - window.seconds) >= window.limit:
+        counts = self.store.count_many([(key, now - window.seconds) for key, window, _ in checks])
+        for (_, window, label), count in zip(checks, counts, strict=True):
+            if count >= window.limit:
                 return AutoMailDecision(
                     allowed=False,
                     reason=f"{label}: {window.limit} within {window.seconds:.0f} s already sent",
                 )
-        for key, window, _ in checks:
-            self.store.add(key, now)
-            self.store.prune(key, now - window.seconds)
+        self.store.add_many([key for key, _, _ in checks], now)
+        self.store.prune_many([(key, now - window.seconds) for key, window, _ in checks])
         return AutoMailDecision(allowed=True)
 
 

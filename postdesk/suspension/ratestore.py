@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 
 from django.db import connection, transaction
 
@@ -71,6 +72,42 @@ class DatabaseWindowStore(WindowStore):
         self._lock(key)
         sql = self._sql("SELECT COUNT(*) FROM {events} WHERE {key} = %s AND {at} >= %s")
         return int(self._number(sql, [key, since]) or 0)
+
+    def count_many(self, queries: Sequence[tuple[str, float]]) -> list[int]:
+        """All the windows of one automatic mail in one query (a sum per window)."""
+        if not queries:
+            return []
+        for key, _ in queries:
+            self._lock(key)
+        sums = ", ".join(
+            self._sql("SUM(CASE WHEN {key} = %s AND {at} >= %s THEN 1 ELSE 0 END)") for _ in queries
+        )
+        keys = ", ".join(["%s"] * len(queries))
+        sql = self._sql(f"SELECT {sums} FROM {{events}} WHERE {{key}} IN ({keys})")  # noqa: S608
+        params: list[str | float] = [value for pair in queries for value in pair]
+        params += [key for key, _ in queries]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return [int(value or 0) for value in (row or [0] * len(queries))]
+
+    def add_many(self, keys: Sequence[str], at: float) -> None:
+        if not keys:
+            return
+        values = ", ".join(["(%s, %s)"] * len(keys))
+        sql = self._sql(f"INSERT INTO {{events}} ({{key}}, {{at}}) VALUES {values}")  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for key in keys for value in (key, at)])
+
+    def prune_many(self, queries: Sequence[tuple[str, float]]) -> None:
+        if not queries:
+            return
+        where = " OR ".join(self._sql("({key} = %s AND {at} < %s)") for _ in queries)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                self._sql("DELETE FROM {events} WHERE ") + where,
+                [value for pair in queries for value in pair],
+            )
 
     def prune(self, key: str, before: float) -> None:
         with connection.cursor() as cursor:

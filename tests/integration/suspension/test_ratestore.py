@@ -87,3 +87,21 @@ def test_old_events_of_senders_who_never_return_are_purged():
     RateEvent.objects.create(key="auto-to:recent@example.com", at=now - 3600)
     DatabaseWindowStore.purge_expired(now)
     assert list(RateEvent.objects.values_list("key", flat=True)) == ["auto-to:recent@example.com"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("store", [InMemoryWindowStore(), DatabaseWindowStore()], ids=repr)
+def test_many_keys_at_once_agree_with_one_at_a_time(store):
+    store.add_many(["a", "b", "a"], 10.0)
+    store.add_many(["a"], 20.0)
+    store.add("c", 30.0)
+    assert store.count_many([("a", 0.0), ("a", 15.0), ("b", 0.0), ("c", 31.0), ("none", 0.0)]) == [
+        3,
+        1,
+        1,
+        0,
+        0,
+    ]
+    assert store.count_many([]) == []
+    store.prune_many([("a", 15.0), ("c", 31.0)])
+    assert [store.count("a", 0.0), store.count("b", 0.0), store.count("c", 0.0)] == [1, 1, 0]
