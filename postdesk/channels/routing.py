@@ -11,7 +11,19 @@ import re
 from typing import Any
 
 from postdesk.channels.models import RoutingRule
+from postdesk.snapshots import Snapshot
 from postdesk.tickets.models import Priority, Ticket
+
+
+def _load_active_rules() -> dict[int, tuple[RoutingRule, ...]]:
+    by_address: dict[int, list[RoutingRule]] = {}
+    for rule in RoutingRule.objects.filter(active=True):
+        by_address.setdefault(rule.received_at_id, []).append(rule)
+    return {address: tuple(rules) for address, rules in by_address.items()}
+
+
+# Every new ticket asks; rules change when an admin edits them (see postdesk.snapshots).
+_ACTIVE_RULES = Snapshot(_load_active_rules, depends_on=(RoutingRule,))
 
 _TAG_RE = re.compile(r"[^\w:/.-]+", re.UNICODE)
 MAX_TAGS = 50
@@ -37,7 +49,7 @@ def apply(ticket: Ticket) -> dict[str, Any]:
     if address.group_id and ticket.group_id != address.group_id:
         ticket.group_id = address.group_id
         changes["group_id"] = address.group_id
-    rules = RoutingRule.objects.filter(received_at=address, active=True)
+    rules = _ACTIVE_RULES.get().get(address.pk, ())
     tags = list(ticket.tags or [])
     for rule in rules:
         if rule.group_id:
