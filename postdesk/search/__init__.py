@@ -8,7 +8,9 @@
   ``ILIKE '%term%'``; being indexes of the columns, they can't fall out of sync.
 
 ``search_tickets(queryset, query)`` narrows a ticket queryset: every whitespace-separated term
-must match the subject, a comment, or the requester's name or email.
+must match the subject, a comment, or the requester's name or email (``#123`` is ticket 123;
+a bare number also matches that ticket id). Terms shorter than a trigram (two Korean
+syllables) are matched exactly too, by a scan instead of the index.
 """
 
 from postdesk.search.query import search_tickets

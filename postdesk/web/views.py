@@ -3,11 +3,13 @@ endpoint. Every page needs a signed-in agent or admin (``postdesk.web.access``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.functional import Promise
+from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -19,6 +21,24 @@ from postdesk.web.access import admin_required, agent_required
 __all__ = ["admin_required", "agent_required", "health", "home"]
 
 PAGE_SIZES = (25, 50, 100)
+# Search results are counted up to here: an exact count of a common word's matches would
+# test every ticket, while the page itself stops once it is full.
+SEARCH_COUNT_CAP = 1000
+
+
+class CappedPaginator(Paginator):  # type: ignore[type-arg]
+    """Counts at most ``SEARCH_COUNT_CAP + 1`` rows; ``capped`` says there were more."""
+
+    @cached_property
+    def count(self) -> int:
+        rows: Any = self.object_list
+        return int(rows[: SEARCH_COUNT_CAP + 1].count())
+
+    @property
+    def capped(self) -> bool:
+        return self.count > SEARCH_COUNT_CAP
+
+
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -53,7 +73,8 @@ def home(request: HttpRequest) -> HttpResponse:
         tickets = search_tickets(tickets, query)
     sort, order = queues.ordering(request.GET.get("sort", queues.DEFAULT_SORT))
     per_page = _page_size(request)
-    page = Paginator(tickets.order_by(*order), per_page).get_page(request.GET.get("page"))
+    paginator_class = CappedPaginator if query else Paginator
+    page = paginator_class(tickets.order_by(*order), per_page).get_page(request.GET.get("page"))
     groups = queues.group_queues()
     counts = queues.counts(user)
     current_group = next((g for g in groups if f"group-{g.pk}" == slug), None)

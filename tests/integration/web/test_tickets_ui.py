@@ -308,3 +308,20 @@ def test_ui_reply_enqueues_outbound_mail(
     page = agent_client.get(reverse("ticket", args=[ticket.pk])).content.decode()
     assert f'id="comment-{reply.pk}"' in page and "ada@example.com" in page
     assert mail.status in ("queued", "sent")
+
+
+def test_search_wildcards_are_literal_and_counts_are_capped(
+    agent_client: Client, customer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postdesk.web import views
+
+    make_ticket(customer, "Discount", "You promised 50% off")
+    make_ticket(customer, "Other", "nothing to see")
+    assert [t.subject for t in agent_client.get("/", {"q": "%"}).context["page"]] == ["Discount"]
+    assert [t.subject for t in agent_client.get("/", {"q": "_"}).context["page"]] == []
+    monkeypatch.setattr(views, "SEARCH_COUNT_CAP", 1)
+    for n in range(3):
+        make_ticket(customer, f"cap {n}", "same words")
+    response = agent_client.get("/", {"q": "same"})
+    assert response.context["page"].paginator.capped
+    assert "(1+)" in response.content.decode()
