@@ -325,3 +325,17 @@ def test_search_wildcards_are_literal_and_counts_are_capped(
     response = agent_client.get("/", {"q": "same"})
     assert response.context["page"].paginator.capped
     assert "(1+)" in response.content.decode()
+
+
+def test_common_words_take_the_per_ticket_path_with_the_same_answer(
+    agent_client: Client, customer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postdesk.search import query
+
+    for n in range(3):
+        make_ticket(customer, f"t{n}", "the printer again")
+    make_ticket(customer, "other", "scanner")
+    expected = {f"t{n}" for n in range(3)}
+    assert {t.subject for t in agent_client.get("/", {"q": "printer"}).context["page"]} == expected
+    monkeypatch.setattr(query, "SELECTIVE_LIMIT", 1)
+    assert {t.subject for t in agent_client.get("/", {"q": "printer"}).context["page"]} == expected
