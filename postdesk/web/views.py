@@ -26,6 +26,18 @@ PAGE_SIZES = (25, 50, 100)
 SEARCH_COUNT_CAP = 1000
 
 
+class KnownCountPaginator(Paginator):  # type: ignore[type-arg]
+    """A paginator told its count (the sidebar computed it already): no second COUNT."""
+
+    def __init__(self, object_list: Any, per_page: int, *, known_count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.known_count = known_count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
+
+
 class CappedPaginator(Paginator):  # type: ignore[type-arg]
     """Counts at most ``SEARCH_COUNT_CAP + 1`` rows; ``capped`` says there were more."""
 
@@ -73,10 +85,15 @@ def home(request: HttpRequest) -> HttpResponse:
         tickets = search_tickets(tickets, query)
     sort, order = queues.ordering(request.GET.get("sort", queues.DEFAULT_SORT))
     per_page = _page_size(request)
-    paginator_class = CappedPaginator if query else Paginator
-    page = paginator_class(tickets.order_by(*order), per_page).get_page(request.GET.get("page"))
     groups = queues.group_queues()
     counts = queues.counts(user)
+    ordered = tickets.order_by(*order)
+    paginator: Paginator[Any] = (
+        CappedPaginator(ordered, per_page)
+        if query
+        else KnownCountPaginator(ordered, per_page, known_count=counts.get(slug, 0))
+    )
+    page = paginator.get_page(request.GET.get("page"))
     current_group = next((g for g in groups if f"group-{g.pk}" == slug), None)
     title: str | Promise
     if current_group is not None:
