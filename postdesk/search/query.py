@@ -1,13 +1,14 @@
 """Turning an agent's search words into a ticket queryset filter (see ``postdesk.search``).
 
 Each term becomes one condition on the ticket row: its subject, any of its comments, or its
-requester. Comments are tested with a correlated ``EXISTS`` on ``tickets_comment(ticket_id)``
-(PostgreSQL; and on SQLite for terms shorter than a trigram), never with
-``id IN (<every matching comment>)`` ORed with other conditions: a common word matches
-hundreds of thousands of comments, and PostgreSQL then gives up hashing the subquery and
-rescans it for every ticket. With ``EXISTS`` a page of results ordered by an index stops as
-soon as it is full. SQLite's FTS5 answers 3+ character terms from the trigram index directly
-when the term is rare enough (``_selective``); a very common one takes the ``EXISTS`` path.
+requester. For comments there are two plans, chosen per term by asking the trigram index how
+many comments match, up to ``SELECTIVE_LIMIT`` (``_selective``):
+
+* a rare term: ``id IN (<tickets of the matching comments>)``, collected from the index;
+* a common term (or one shorter than a trigram, which no index serves): a correlated
+  ``EXISTS`` on ``tickets_comment(ticket_id)`` per ticket, so a page ordered by an index
+  stops as soon as it is full. Never a huge ``IN`` list: for a word in every third comment
+  PostgreSQL gives up hashing the subquery and rescans it for every ticket.
 """
 
 from __future__ import annotations
@@ -59,16 +60,26 @@ TextField.register_lookup(ContainsText)
 CharField.register_lookup(ContainsText)
 
 
-def _selective(phrase: str) -> bool:
-    """Whether the trigram index finds few enough comments for ``phrase`` to collect them all
+def _matching_comments_sql(term: str) -> tuple[str, tuple[str, ...]]:
+    """SQL for the ids of tickets with a comment containing ``term``, served by the trigram
+    index: FTS5 on SQLite, pg_trgm (``ILIKE``) on PostgreSQL."""
+    if connection.vendor == "sqlite":
+        return (
+            "SELECT c.ticket_id FROM tickets_comment_fts f "
+            "JOIN tickets_comment c ON c.id = f.rowid WHERE tickets_comment_fts MATCH %s",
+            (_fts_phrase(term),),
+        )
+    return "SELECT ticket_id FROM tickets_comment WHERE body ILIKE %s", (_like_pattern(term),)
+
+
+def _selective(term: str) -> bool:
+    """Whether the trigram index finds few enough comments for ``term`` to collect them all
     (a rare word: the index wins). A word in every other comment is found faster by testing
     the tickets of the page being shown one by one, which stops when the page is full."""
+    sql, params = _matching_comments_sql(term)  # constant SQL; the term is a parameter
+    sample = f"SELECT count(*) FROM ({sql} LIMIT %s) AS sample"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM tickets_comment_fts "
-            "WHERE tickets_comment_fts MATCH %s LIMIT %s)",
-            (phrase, SELECTIVE_LIMIT + 1),
-        )
+        cursor.execute(sample, (*params, SELECTIVE_LIMIT + 1))
         (found,) = cursor.fetchone()
     return int(found) <= SELECTIVE_LIMIT
 
@@ -88,24 +99,23 @@ def _term_condition(term: str) -> Q:
             | Q(identities__email__icontains=term)
         ).values("id")
     )
-    if connection.vendor == "sqlite" and len(term) >= TRIGRAM and _selective(_fts_phrase(term)):
-        phrase = _fts_phrase(term)
+    indexed = connection.vendor in ("sqlite", "postgresql") and len(term) >= TRIGRAM
+    if indexed and _selective(term):
+        sql, params = _matching_comments_sql(term)  # constant SQL; the term is a parameter
+        comments = Q(pk__in=RawSQL(sql, params))  # noqa: S611
+    else:
+        comments = Q(_comment_exists(term))
+    if connection.vendor == "sqlite" and len(term) >= TRIGRAM:
         subject = Q(
             pk__in=RawSQL(
                 "SELECT rowid FROM tickets_ticket_fts WHERE tickets_ticket_fts MATCH %s",
-                (phrase,),
+                (_fts_phrase(term),),
             )
         )
-        comments = Q(
-            pk__in=RawSQL(
-                "SELECT c.ticket_id FROM tickets_comment_fts f "
-                "JOIN tickets_comment c ON c.id = f.rowid WHERE tickets_comment_fts MATCH %s",
-                (phrase,),
-            )
-        )
-        return subject | comments | requester
-    # PostgreSQL (pg_trgm serves ILIKE) and short terms on SQLite (an exact scan).
-    return Q(subject__postdesk_contains_text=term) | Q(_comment_exists(term)) | requester
+    else:
+        # pg_trgm serves ILIKE on PostgreSQL; short terms on SQLite are an exact scan.
+        subject = Q(subject__postdesk_contains_text=term)
+    return subject | comments | requester
 
 
 def terms(query: str) -> list[str]:

