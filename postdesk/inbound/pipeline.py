@@ -39,6 +39,7 @@ from postdesk.mail import received_at as received_at_rules
 from postdesk.mail.parse import Address, ParsedMail, ParseError, Part, parse
 from postdesk.mail.verdict import Action, Verdict
 from postdesk.outbound.services import notify_new_ticket
+from postdesk.snapshots import Snapshot
 from postdesk.spool.models import InboundMessage, InboundStatus
 from postdesk.tickets import blobs
 from postdesk.tickets.models import Attachment, Comment, Status, Ticket, User, Via
@@ -54,6 +55,13 @@ REOPENED_STATES = frozenset({Status.PENDING, Status.SOLVED})
 # writing it for every mail keeps a busy address's row out of every transaction.
 LAST_MAIL_AT_GRANULARITY = timedelta(minutes=1)
 MAX_DEFECTS_RECORDED = 50
+
+def _load_support_addresses() -> dict[str, SupportAddress]:
+    return {a.email: a for a in SupportAddress.objects.select_related("forwarding_target")}
+
+
+# Every mail's received-at decision reads the (small) address table: see postdesk.snapshots.
+_SUPPORT_ADDRESSES = Snapshot(_load_support_addresses, depends_on=(SupportAddress,))
 
 _FINAL_STATUS = {
     Action.DROP: InboundStatus.DROPPED,
@@ -196,10 +204,9 @@ def _received_at(work: Work) -> None:
     rcpts = list(work.message.rcpt_tos)
     wanted = {a for _, a in received_at_rules.candidates(header_addresses, rcpts)}
     # One query serves received-at and the CC step (support addresses are never CCs).
-    work.addresses = {
-        a.email: a
-        for a in SupportAddress.objects.filter(email__in=wanted).select_related("forwarding_target")
-    }
+    every_address = _SUPPORT_ADDRESSES.get()
+    # Support addresses are never CCs: the CC step reads this too.
+    work.addresses = {email: every_address[email] for email in wanted if email in every_address}
     known = {
         email: received_at_rules.KnownAddress(
             email=email,
@@ -216,14 +223,11 @@ def _received_at(work: Work) -> None:
         system_address=settings.POSTDESK.system_address,
     )
     if decision is None:
-        work.address = SupportAddress.objects.filter(default=True).first()
+        work.address = next((a for a in every_address.values() if a.default), None)
         work.diagnostics.update(received_at=None, matched_via="default")
         return
     work.diagnostics.update(received_at=decision.email, matched_via=decision.matched_via)
-    work.address = (
-        work.addresses.get(decision.email)
-        or SupportAddress.objects.filter(email=decision.email).first()
-    )
+    work.address = every_address.get(decision.email)
 
 
 def _requester(work: Work) -> None:
@@ -452,6 +456,7 @@ def _touch_address(work: Work) -> None:
     if address.last_mail_at and address.last_mail_at > received - LAST_MAIL_AT_GRANULARITY:
         return
     SupportAddress.objects.filter(pk=address.pk).update(last_mail_at=received)
+    address.last_mail_at = received  # the snapshot's copy, so the next mail skips the write
 
 
 def _notify(work: Work, ticket: Ticket, comment: Comment, created: bool) -> None:
