@@ -31,7 +31,9 @@ error bodies for every exception (``postdesk.api.errors``: raise ``RecordNotFoun
 ``{"tickets": [...], **page.body}`` for a list (offset or cursor pagination,
 ``postdesk.api.pagination``), and declare list operations with ``exclude_unset=True``: the
 body then carries only the keys of the pagination style used (zenpy tells the styles apart
-by which keys are present), while ``null`` values your dicts set are kept.
+by which keys are present), while ``null`` values your dicts set are kept. Type ids the client
+sends as ``postdesk.api.shapes.DbId`` (bounded to 64 bits: an absurd id is a 4xx, not a
+database overflow). Any other path under ``/api/v2/`` answers Zendesk's JSON 404.
 """
 
 from __future__ import annotations
