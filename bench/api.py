@@ -8,7 +8,9 @@ indexes and triggers included, as in production), then requests every page throu
 full handler (middleware, session, auth, templates or ninja) with the test ``Client``:
 
 - ``ui list``: ``/`` (All unsolved, 50 a page, newest first) on a random one of the first
-  100 pages; ``ui search``: ``/?q=<word>``, a common word of 3+ characters (in a third of all
+  100 pages, as shipped (the sidebar's counts of every view are reused for 10 s), and again
+  with that cache off (``ui list, no count cache``: every view counted on every click);
+  ``ui search``: ``/?q=<word>``, a common word of 3+ characters (in a third of all
   comments), a two-syllable Korean word (shorter than a trigram), or a rare case number (in
   about ten comments: the trigram index's case); ``ui ticket``: ``/tickets/<id>/`` of a random
   ticket (10 comments on average);
@@ -214,6 +216,7 @@ def _queries(client: Any, url: str, **headers: str) -> int:
 
 
 def _measure(requests: int, seed: int) -> dict[str, Any]:
+    from django.conf import settings
     from django.test import Client
 
     from postdesk.tickets import api_tokens
@@ -255,6 +258,12 @@ def _measure(requests: int, seed: int) -> dict[str, Any]:
         "api comments": (api, lambda: f"/api/v2/tickets/{ticket_id()}/comments.json", auth),
     }
     results: dict[str, Any] = {}
+
+    def uncached_list() -> str:
+        settings.POSTDESK_VIEW_COUNTS_TTL = 0  # the sidebar counts everything on every click
+        return f"/?page={rng.randint(1, 100)}"
+
+    cases["ui list, no count cache"] = (ui, uncached_list, {})
     for name, (client, make_url, headers) in cases.items():
         for _ in range(10):
             _timed(client, make_url(), **headers)
@@ -350,7 +359,8 @@ def _print(label: str, report: dict[str, Any], elapsed: float) -> None:
         print(f"  {name:<20} {row['p50']:>8.2f} {row['p95']:>8.2f} {row['queries']:>8}")
     for name, (small, large) in results["queries by page size"].items():
         print(f"  queries, {name}: {small} and {large}")
-    ui_list, ui_ticket = results["ui list"]["p95"], results["ui ticket"]["p95"]
+    ui_list = max(results["ui list"]["p95"], results["ui list, no count cache"]["p95"])
+    ui_ticket = results["ui ticket"]["p95"]
     print(
         f"  targets: list p95 {ui_list:.1f} ms (< 100: {'ok' if ui_list < 100 else 'MISSED'}), "
         f"ticket page p95 {ui_ticket:.1f} ms (< 150: {'ok' if ui_ticket < 150 else 'MISSED'}); "

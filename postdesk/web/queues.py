@@ -3,8 +3,8 @@
 A queue is a named filter: all unsolved (the default), *assigned to me* and *unassigned*
 (both unsolved), by status (new, open, pending, on hold, solved), *all*, and one per group
 (unsolved tickets of that group).
-``counts(user)`` computes every count in four queries, whatever the number of queues; the
-pager reuses the count of the queue it shows.
+``counts(user)`` computes every count in four queries, whatever the number of queues;
+``cached_counts`` reuses them for a few seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -86,7 +88,7 @@ def tickets_for(slug: str, user: User) -> tuple[str, QuerySet[Ticket]]:
 
 
 def counts(user: User) -> dict[str, int]:
-    """The number of tickets in every queue, for the sidebar and the pager, in four
+    """The number of tickets in every queue, for the sidebar, in four
     index-backed queries whatever the number of queues and groups: by status over the
     (status, updated_at) index, the agent's own and the unassigned over (assignee, status),
     per group over (group, status). (One grouped pass over the whole table reads every row;
@@ -94,7 +96,7 @@ def counts(user: User) -> dict[str, int]:
     by_status = dict(
         Ticket.objects.order_by()
         .values_list("status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .values_list("status", "n")
     )
     result: dict[str, int] = dict.fromkeys(BY_SLUG, 0)
@@ -110,11 +112,26 @@ def counts(user: User) -> dict[str, int]:
         unsolved.filter(group__isnull=False)
         .order_by()
         .values_list("group_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .values_list("group_id", "n")
     ):
         result[f"group-{group_id}"] = n
     return result
+
+
+def cached_counts(user: User) -> dict[str, int]:
+    """``counts(user)``, reused for ``POSTDESK_VIEW_COUNTS_TTL`` seconds (default 10): the
+    sidebar of every list page would otherwise count all tickets on each click (about 20 ms
+    per 100,000 tickets on PostgreSQL). The list itself is always read fresh."""
+    ttl = int(getattr(settings, "POSTDESK_VIEW_COUNTS_TTL", 10))
+    if ttl <= 0:
+        return counts(user)
+    key = f"postdesk:view-counts:{user.pk}"
+    found = cache.get(key)
+    if found is None:
+        found = counts(user)
+        cache.set(key, found, ttl)
+    return dict(found)
 
 
 def group_queues() -> list[Group]:

@@ -26,18 +26,6 @@ PAGE_SIZES = (25, 50, 100)
 SEARCH_COUNT_CAP = 1000
 
 
-class KnownCountPaginator(Paginator):  # type: ignore[type-arg]
-    """A paginator told its count (the sidebar computed it already): no second COUNT."""
-
-    def __init__(self, object_list: Any, per_page: int, *, known_count: int) -> None:
-        super().__init__(object_list, per_page)
-        self.known_count = known_count
-
-    @cached_property
-    def count(self) -> int:
-        return self.known_count
-
-
 class CappedPaginator(Paginator):  # type: ignore[type-arg]
     """Counts at most ``SEARCH_COUNT_CAP + 1`` rows; ``capped`` says there were more."""
 
@@ -86,12 +74,11 @@ def home(request: HttpRequest) -> HttpResponse:
     sort, order = queues.ordering(request.GET.get("sort", queues.DEFAULT_SORT))
     per_page = _page_size(request)
     groups = queues.group_queues()
-    counts = queues.counts(user)
+    counts = queues.cached_counts(user)
     ordered = tickets.order_by(*order)
+    # The pager counts the view itself, exactly: the sidebar's counts may be seconds old.
     paginator: Paginator[Any] = (
-        CappedPaginator(ordered, per_page)
-        if query
-        else KnownCountPaginator(ordered, per_page, known_count=counts.get(slug, 0))
+        CappedPaginator(ordered, per_page) if query else Paginator(ordered, per_page)
     )
     page = paginator.get_page(request.GET.get("page"))
     current_group = next((g for g in groups if f"group-{g.pk}" == slug), None)

@@ -4,6 +4,7 @@ conversation, attachments, quotes and arrival diagnostics; replies, notes and ch
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -248,8 +249,9 @@ def _count(client: Client, url: str) -> int:
 
 
 def test_list_query_count_does_not_grow_with_page_size(
-    agent_client: Client, agent: User, customer: User
+    agent_client: Client, agent: User, customer: User, settings: Any
 ) -> None:
+    settings.POSTDESK_VIEW_COUNTS_TTL = 0  # count on every request, to compare like with like
     group = Group.objects.create(name="G")
     for n in range(100):
         ticket = make_ticket(customer, f"t{n}")
@@ -257,6 +259,16 @@ def test_list_query_count_does_not_grow_with_page_size(
     assert _count(agent_client, "/?view=all&per_page=25") == _count(
         agent_client, "/?view=all&per_page=100"
     )
+
+
+def test_view_counts_are_reused_briefly(agent_client: Client, customer: User) -> None:
+    make_ticket(customer, "first")
+    first = _count(agent_client, "/")
+    make_ticket(customer, "second")
+    response = agent_client.get("/")
+    # The list is fresh; the sidebar's counts come from the short-lived cache.
+    assert [t.subject for t in response.context["page"]] == ["second", "first"]
+    assert _count(agent_client, "/") < first
 
 
 def test_ticket_page_query_count_does_not_grow_with_comments(
