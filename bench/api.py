@@ -351,12 +351,12 @@ def _print(label: str, report: dict[str, Any], elapsed: float) -> None:
         f"\n{label}: {fill['comments']:,} comments; filled tickets in {fill['tickets_s']} s, "
         f"comments in {fill['comments_s']} s; whole run {elapsed:.0f} s"
     )
-    print(f"  {'page':<20} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
+    print(f"  {'page':<24} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
     results = report["results"]
     for name, row in results.items():
         if name == "queries by page size":
             continue
-        print(f"  {name:<20} {row['p50']:>8.2f} {row['p95']:>8.2f} {row['queries']:>8}")
+        print(f"  {name:<24} {row['p50']:>8.2f} {row['p95']:>8.2f} {row['queries']:>8}")
     for name, (small, large) in results["queries by page size"].items():
         print(f"  queries, {name}: {small} and {large}")
     ui_list = max(results["ui list"]["p95"], results["ui list, no count cache"]["p95"])
