@@ -5,13 +5,10 @@ JavaScript (the status page refreshes itself with a meta refresh while ``waiting
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -40,23 +37,13 @@ from postdesk.channels.models import (
     VerificationStatus,
 )
 from postdesk.channels.services import AddressError
+from postdesk.web.access import admin_required
 
 # How often the status page reloads itself while the test mail is on its way.
 WAITING_REFRESH_SECONDS = 5
 # A verified address that received no mail for this long is shown as quiet (F3: passive
 # re-verification).
 QUIET_AFTER = timedelta(days=14)
-
-
-def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(request.user, "is_admin", False):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def is_quiet(address: SupportAddress, now: Any = None) -> bool:
