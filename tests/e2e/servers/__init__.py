@@ -24,8 +24,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -211,3 +214,27 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise ServerError(f"process {process.pid} survived SIGKILL for {timeout:.0f} s") from exc
+
+
+class Lifecycle(ABC):
+    """``with Server(...) as server:`` for every test server: ``start()`` returns the server,
+    ``stop()`` runs on the way out, whatever happened inside."""
+
+    @abstractmethod
+    def start(self) -> Self:
+        """Start the server and return it, ready for traffic."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the server and clean up after it; safe to call twice."""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

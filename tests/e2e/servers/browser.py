@@ -19,13 +19,12 @@ only while it is up: the loop is Playwright's and idle whenever test code runs.
 from __future__ import annotations
 
 import contextlib
-from types import TracebackType
 from typing import Any, Self
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from . import BINARIES, ServerError, require_binaries
+from . import BINARIES, Lifecycle, ServerError, require_binaries
 
 CHROMIUM_ARGS = (
     "--no-sandbox",  # root in a container: Chromium's sandbox needs user namespaces
@@ -38,7 +37,7 @@ CHROMIUM_ARGS = (
 )
 
 
-class ChromiumBrowser:
+class ChromiumBrowser(Lifecycle):
     """A headless Chromium under Playwright; a context manager. ``new_page()`` per test."""
 
     def __init__(
@@ -109,17 +108,6 @@ class ChromiumBrowser:
         if self._playwright is not None:
             self._playwright.stop()
             self._playwright = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def version(self) -> str:

@@ -34,7 +34,6 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import dns.resolver
@@ -42,6 +41,7 @@ import dns.resolver
 from . import (
     BINARIES,
     LOOPBACK,
+    Lifecycle,
     ServerError,
     free_port,
     make_server_dir,
@@ -134,7 +134,7 @@ def _line(name: str, record_type: str, value: RecordValue) -> str:
     return f"cname={name},{_name(value)}"
 
 
-class DnsServer:
+class DnsServer(Lifecycle):
     """dnsmasq on 127.0.0.1:<free port> serving ``records``; a context manager."""
 
     def __init__(
@@ -243,17 +243,6 @@ class DnsServer:
             if not self.keep_files:
                 remove_dir(self.directory)
             self.directory = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- records ---------------------------------------------------------------------------
 

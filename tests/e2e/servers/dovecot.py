@@ -28,12 +28,12 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from . import (
     BINARIES,
     LOOPBACK,
+    Lifecycle,
     ServerError,
     free_port,
     make_server_dir,
@@ -86,7 +86,7 @@ service imap-login {{
 """
 
 
-class DovecotInstance:
+class DovecotInstance(Lifecycle):
     """Dovecot IMAP on 127.0.0.1:<free port> with ``users`` (address → password)."""
 
     def __init__(
@@ -261,17 +261,6 @@ class DovecotInstance:
             if not self.keep_files:
                 remove_dir(self.directory)
             self.directory = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- users and mail --------------------------------------------------------------------
 

@@ -38,12 +38,12 @@ import time
 from collections.abc import Mapping, Sequence
 from email.message import Message
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from . import (
     BINARIES,
     LOOPBACK,
+    Lifecycle,
     ServerError,
     free_port,
     live_group_members,
@@ -110,7 +110,7 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
-class PostfixInstance:
+class PostfixInstance(Lifecycle):
     """A private Postfix on 127.0.0.1:<free port>; a context manager that starts and stops it.
 
     ``transports`` routes domains (``"desk.test": 2525`` → ``smtp:[127.0.0.1]:2525``);
@@ -366,17 +366,6 @@ class PostfixInstance:
             remove_dir(self.directory)
         self.directory = None
         self._master_pid = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- reconfiguration -------------------------------------------------------------------
 

@@ -31,13 +31,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from . import LOOPBACK, ServerError, free_port, make_server_dir, remove_dir, wait_for_port_closed
+from . import (
+    LOOPBACK,
+    Lifecycle,
+    ServerError,
+    free_port,
+    make_server_dir,
+    remove_dir,
+    wait_for_port_closed,
+)
 
 if TYPE_CHECKING:
     import trustme
@@ -241,7 +248,7 @@ class _SinkController(Controller):
         return _SinkSMTP(self.handler, **self.SMTP_kwargs)
 
 
-class SmtpSink:
+class SmtpSink(Lifecycle):
     """A capturing SMTP server on 127.0.0.1:<free port>; a context manager.
 
     ``messages`` are the accepted mails, ``attempts`` every transaction. ``wait_for()`` blocks
@@ -357,17 +364,6 @@ class SmtpSink:
         if self._cert_dir is not None:
             remove_dir(self._cert_dir)
             self._cert_dir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- scripted failures -----------------------------------------------------------------
 
