@@ -56,7 +56,10 @@ logger = logging.getLogger(__name__)
 # Temporary failures are retried for about a day: 1, 2, 4 … minutes, then every two hours.
 RETRY = RetryPolicy(max_attempts=16, base_delay=60.0, max_delay=7200.0)
 CLAIM_LEASE = timedelta(seconds=120)
-BATCH_SIZE = 50
+# Small batches: recording a batch's outcome holds the database (on SQLite, its one write
+# lock) for the whole batch, and a batch of 50 kept smtpd's 250s waiting over 100 ms.
+# Ten still shares one SMTP connection and measured faster (328 signed mails/s).
+BATCH_SIZE = 10
 # One task drains the outbox for this long, then hands over to a fresh task so a worker
 # also gets to the other queues.
 DRAIN_SECONDS = 20.0
