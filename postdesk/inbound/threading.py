@@ -3,7 +3,7 @@
 1. ``In-Reply-To`` / ``References`` name a Message-ID Postdesk sent or received for a ticket
    (our own outbound ids are signed, so they are read without a lookup and can't be forged);
 2. the ticket's signed token: ``support+<token>@<desk domain>`` among the recipients, or
-   ``[XXXX-XXXX]`` in the body;
+   ``[XXXX-XXXXXX]`` in the body;
 3. ``[#<id>]`` in the subject, but only when the sender (the ``From`` address, not a
    ``Reply-To`` anyone can set to the requester) is the requester or a CC of that ticket,
    since a bare number is guessable.
@@ -69,7 +69,7 @@ def by_plus_address(recipients: Iterable[str]) -> ThreadMatch | None:
 
 
 def by_body_token(text: str) -> ThreadMatch | None:
-    """Rule 2b: the signed ``[XXXX-XXXX]`` token in the body."""
+    """Rule 2b: the signed ``[XXXX-XXXXXX]`` token in the body."""
     ticket_id = tokens.find_ticket_token(keys.token_key(), text)
     if ticket_id is None:
         return None
