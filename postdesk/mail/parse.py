@@ -52,6 +52,7 @@ from postdesk.mail.charsets import (
     decode_header_value,
 )
 from postdesk.mail.headers import Headers, clean_decoded, unfold
+from postdesk.mail.rawparts import raw_part_body
 
 __all__ = ["Address", "ParseError", "ParsedMail", "Part", "parse"]
 
@@ -177,6 +178,9 @@ class _Walk:
     body_as_text: bool = False
     # The charset the mail's own headers use: how undeclared body text is read first.
     charset_hint: str | None = None
+    # The bytes the tree was parsed from and its root, to find attached messages as sent.
+    raw: bytes = b""
+    root: Message | None = None
     attachments: list[Part] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
 
@@ -212,12 +216,14 @@ def _parse(raw: bytes, max_parts: int, max_depth: int, max_attachment_size: int)
     if not raw.strip():
         raise ParseError("empty input")
     walk = _Walk(max_parts=max_parts, max_depth=max_depth, max_attachment_size=max_attachment_size)
-    message = _parse_structure(_repair_header_section(raw, walk), walk)
+    repaired = _repair_header_section(raw, walk)
+    message = _parse_structure(repaired, walk)
     if not message.keys():
         raise ParseError("no header section: this is not a mail message")
     headers = Headers(message.raw_items())
     walk.charset_hint = declared_header_charset([value for _, value in message.raw_items()])
-    body = _walk_node(message, walk, depth=0)
+    walk.raw, walk.root = repaired, message
+    body = _walk_node(message, walk, path=())
     text, html = _render_body(body, walk)
     # The generated Message-ID hashes the bytes as received, before any repair.
     return _assemble(raw, message, headers, text, html, walk)
@@ -398,8 +404,12 @@ def _describe_defect(defect: object) -> str:
 # --- the MIME tree ---------------------------------------------------------------------------
 
 
-def _walk_node(part: Message, walk: _Walk, depth: int) -> _Body:
-    """Collect body pieces below ``part`` and file its attachments into ``walk``."""
+def _walk_node(part: Message, walk: _Walk, path: tuple[int, ...]) -> _Body:
+    """Collect body pieces below ``part`` and file its attachments into ``walk``.
+
+    ``path`` is the part's position below the root (child indexes); its length is the depth.
+    """
+    depth = len(path)
     walk.parts_seen += 1
     if walk.parts_seen > walk.max_parts:
         walk.defect(f"more than {walk.max_parts} MIME parts; the rest were ignored")
@@ -414,38 +424,45 @@ def _walk_node(part: Message, walk: _Walk, depth: int) -> _Body:
         return _body_leaf(part, "text/plain", walk)
     content_type = _content_type(part)
     if content_type.startswith("message/") or content_type == "text/rfc822-headers":
-        _keep_attachment(part, content_type, walk)
+        _keep_attachment(part, content_type, walk, path)
         return _Body()
     payload = _stored_payload(part)
     if isinstance(payload, list):
-        children = [child for child in payload if isinstance(child, Message)]
+        children = [
+            ((*path, index), child)
+            for index, child in enumerate(payload)
+            if isinstance(child, Message)
+        ]
         if content_type == "multipart/alternative":
-            return _choose_alternative(children, walk, depth)
-        return _concatenate(children, walk, depth)
+            return _choose_alternative(children, walk)
+        return _concatenate(children, walk)
     if content_type.startswith("multipart/"):
         walk.defect(f"{content_type} without usable parts (missing boundary?); read as text")
         content_type = "text/plain"
     if content_type in _BODY_TYPES and not _is_attachment(part):
         return _body_leaf(part, content_type, walk)
-    _keep_attachment(part, content_type, walk)
+    _keep_attachment(part, content_type, walk, path)
     return _Body()
 
 
-def _concatenate(children: list[Message], walk: _Walk, depth: int) -> _Body:
+_Children = list[tuple[tuple[int, ...], Message]]
+
+
+def _concatenate(children: _Children, walk: _Walk) -> _Body:
     # multipart/mixed, related, signed, report...: every body piece belongs to the body, in
     # order; Apple Mail and others split one body around inline attachments this way.
     body = _Body()
-    for child in children:
-        body.pieces.extend(_walk_node(child, walk, depth + 1).pieces)
+    for path, child in children:
+        body.pieces.extend(_walk_node(child, walk, path).pieces)
     return body
 
 
-def _choose_alternative(children: list[Message], walk: _Walk, depth: int) -> _Body:
+def _choose_alternative(children: _Children, walk: _Walk) -> _Body:
     """RFC 2046 section 5.1.4: the last alternative we can show wins, per rendering.
 
     The last alternative with HTML feeds ``html``; the last with plain text feeds ``text``.
     """
-    bodies = [_walk_node(child, walk, depth + 1) for child in children]
+    bodies = [_walk_node(child, walk, path) for path, child in children]
     richest = next((body for body in reversed(bodies) if body.has_html), None)
     plainest = next((body for body in reversed(bodies) if body.has_plain), None)
     if richest is None or plainest is None or richest is plainest:
@@ -519,7 +536,10 @@ def _payload_bytes(part: Message, walk: _Walk) -> bytes:
     if not isinstance(payload, str):
         return b""
     # The parser carried non-ASCII bytes as surrogate escapes; this restores them exactly.
-    raw = payload.encode("utf-8", errors="surrogateescape")
+    return _undo_transfer_encoding(part, payload.encode("utf-8", errors="surrogateescape"), walk)
+
+
+def _undo_transfer_encoding(part: Message, raw: bytes, walk: _Walk) -> bytes:
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
         return _decode_base64(raw, walk)
@@ -629,15 +649,42 @@ def _inner_subject(part: Message) -> str:
     return ""
 
 
-def _attachment_data(part: Message, content_type: str, walk: _Walk) -> bytes:
+def _attachment_data(part: Message, content_type: str, walk: _Walk, path: tuple[int, ...]) -> bytes:
     payload = _stored_payload(part)
     if not isinstance(payload, list):
         return _payload_bytes(part, walk)
-    # message/* parts were parsed into messages; write them back out as bytes.
+    # message/* parts were parsed into messages; keep the bytes that were sent, so that an
+    # attached mail stays the same mail (hash, DKIM signature, folding).
+    as_sent = _raw_attached(part, walk, path)
+    if as_sent is not None:
+        return as_sent
+    # The raw bytes don't match the tree (broken boundaries): write the parsed parts out.
     children = [child for child in payload if isinstance(child, Message)]
     if content_type == "message/delivery-status":
         return _status_fields_bytes(children)
     return b"\n".join(_message_bytes(child, walk) for child in children)
+
+
+def _raw_attached(part: Message, walk: _Walk, path: tuple[int, ...]) -> bytes | None:
+    """The content of a parsed message/* part as it stands in the raw mail, or None.
+
+    Accepted only when the bytes found there begin with the header section the parser read
+    for the attached message, so a mismatch can't put another part's bytes in its place.
+    """
+    if walk.root is None:
+        return None
+    body = raw_part_body(walk.raw, walk.root, path)
+    if body is None:
+        return None
+    inner = _stored_payload(part)
+    if not isinstance(inner, list) or not inner or not isinstance(inner[0], Message):
+        return None
+    found = BytesHeaderParser(policy=_POLICY).parsebytes(body)
+    if list(found.raw_items()) != list(inner[0].raw_items()):
+        return None
+    # RFC 2046 section 5.2.1 allows only 7bit, 8bit and binary here, but some senders
+    # base64-encode attached mails anyway; the content is the decoded mail.
+    return _undo_transfer_encoding(part, body, walk)
 
 
 def _status_fields_bytes(blocks: list[Message]) -> bytes:
@@ -664,9 +711,9 @@ def _message_bytes(message: Message, walk: _Walk) -> bytes:
     return buffer.getvalue()
 
 
-def _keep_attachment(part: Message, content_type: str, walk: _Walk) -> None:
+def _keep_attachment(part: Message, content_type: str, walk: _Walk, path: tuple[int, ...]) -> None:
     filename = _filename(part) or _default_filename(part, content_type)
-    data = _attachment_data(part, content_type, walk)
+    data = _attachment_data(part, content_type, walk, path)
     if len(data) > walk.max_attachment_size:
         walk.defect(
             f"attachment {filename!r} is {len(data)} bytes, over the "
