@@ -52,7 +52,7 @@ from postdesk.mail.charsets import (
     decode_header_value,
 )
 from postdesk.mail.headers import Headers, clean_decoded, unfold
-from postdesk.mail.rawparts import raw_part_body
+from postdesk.mail.rawparts import RawTree
 
 __all__ = ["Address", "ParseError", "ParsedMail", "Part", "parse"]
 
@@ -178,9 +178,8 @@ class _Walk:
     body_as_text: bool = False
     # The charset the mail's own headers use: how undeclared body text is read first.
     charset_hint: str | None = None
-    # The bytes the tree was parsed from and its root, to find attached messages as sent.
-    raw: bytes = b""
-    root: Message | None = None
+    # The bytes the tree was parsed from beside the tree, to find attached messages as sent.
+    raw_tree: RawTree | None = None
     attachments: list[Part] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
 
@@ -222,7 +221,7 @@ def _parse(raw: bytes, max_parts: int, max_depth: int, max_attachment_size: int)
         raise ParseError("no header section: this is not a mail message")
     headers = Headers(message.raw_items())
     walk.charset_hint = declared_header_charset([value for _, value in message.raw_items()])
-    walk.raw, walk.root = repaired, message
+    walk.raw_tree = RawTree(repaired, message)
     body = _walk_node(message, walk, path=())
     text, html = _render_body(body, walk)
     # The generated Message-ID hashes the bytes as received, before any repair.
@@ -671,9 +670,9 @@ def _raw_attached(part: Message, walk: _Walk, path: tuple[int, ...]) -> bytes | 
     Accepted only when the bytes found there begin with the header section the parser read
     for the attached message, so a mismatch can't put another part's bytes in its place.
     """
-    if walk.root is None:
+    if walk.raw_tree is None:
         return None
-    body = raw_part_body(walk.raw, walk.root, path)
+    body = walk.raw_tree.body(path)
     if body is None:
         return None
     inner = _stored_payload(part)

@@ -3,10 +3,11 @@
 The stdlib parser turns a ``message/*`` part into a parsed ``Message``; writing that back out
 re-folds long header lines and respaces empty ones, so the attached mail would no longer be
 the one that was sent (its DKIM signature would fail, and its hash would not match the copy
-anyone else kept). ``raw_part_body`` walks the raw bytes down the same path of multipart
+anyone else kept). ``RawTree.body`` walks the raw bytes down the same path of multipart
 children the parser took, splitting on the boundaries exactly as the stdlib feed parser does
 (RFC 2046 section 5.1.1: the line break before a delimiter belongs to the delimiter), and
-returns the body of the part at that path byte for byte.
+returns the body of the part at that path byte for byte. Each multipart is split once per
+mail, however many attached messages it holds.
 
 It returns None whenever the raw bytes don't split the way the parser's tree says they do
 (a lost boundary, a part count that differs), so callers can fall back to re-serialising.
@@ -23,27 +24,44 @@ _HEADER_LINE = re.compile(rb"(From |[\041-\071\073-\176]*:|[\t ])")
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
-def raw_part_body(raw: bytes, root: Message, path: Sequence[int]) -> bytes | None:
-    """The body of the part at ``path`` (child indexes from ``root``) as it is in ``raw``.
+class RawTree:
+    """The raw bytes of one mail beside the tree the stdlib parser built from them."""
 
-    ``raw`` must be the bytes ``root`` was parsed from. Returns None when the raw bytes can't
-    be matched with the parsed tree.
-    """
-    node = root
-    current = raw
-    for index in path:
+    def __init__(self, raw: bytes, root: Message) -> None:
+        self._root = root
+        # Each part's raw bytes (headers and body) by path, filled in as paths are asked for.
+        self._parts: dict[tuple[int, ...], bytes | None] = {(): raw}
+        self._nodes: dict[tuple[int, ...], Message] = {(): root}
+
+    def body(self, path: Sequence[int]) -> bytes | None:
+        """The body of the part at ``path`` (child indexes from the root) as it is in the raw
+        bytes, or None when they can't be matched with the parsed tree."""
+        part = self._part(tuple(path))
+        return None if part is None else body_of(part)
+
+    def _part(self, path: tuple[int, ...]) -> bytes | None:
+        if path in self._parts:
+            return self._parts[path]
+        parent_path = path[:-1]
+        parent = self._part(parent_path)
+        node = self._nodes.get(parent_path)
+        if parent is not None and node is not None:
+            self._split(parent_path, parent, node)
+        # Whatever the split gave (or None when it failed), asked once per path.
+        return self._parts.setdefault(path, None)
+
+    def _split(self, path: tuple[int, ...], raw: bytes, node: Message) -> None:
         boundary = _boundary(node)
         children = getattr(node, "_payload", None)
         if boundary is None or not isinstance(children, list):
-            return None
-        chunks = split_multipart(body_of(current), boundary)
-        if chunks is None or len(chunks) != len(children) or not 0 <= index < len(chunks):
-            return None
-        current = chunks[index]
-        node = children[index]
-        if not isinstance(node, Message):
-            return None
-    return body_of(current)
+            return
+        chunks = split_multipart(body_of(raw), boundary)
+        if chunks is None or len(chunks) != len(children):
+            return
+        for index, (chunk, child) in enumerate(zip(chunks, children, strict=True)):
+            if isinstance(child, Message):
+                self._parts[(*path, index)] = chunk
+                self._nodes[(*path, index)] = child
 
 
 def body_of(part: bytes) -> bytes:

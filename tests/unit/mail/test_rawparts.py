@@ -91,6 +91,27 @@ def test_attached_message_in_a_nested_multipart() -> None:
     assert attached(raw) == INNER
 
 
+def test_each_of_several_attached_messages_gets_its_own_bytes() -> None:
+    second = INNER.replace(b"Subject: Your request", b"Subject: Your second request")
+    raw = (
+        b"From: a@example.org\n"
+        b'Content-Type: multipart/digest; boundary="d"\n'
+        b"\n"
+        b"--d\n"
+        b"\n" + INNER + b"\n"
+        b"--d\n"
+        b"\n" + second + b"\n"
+        b"--d--\n"
+    )
+    mail = parse(raw)
+    # multipart/digest parts default to message/rfc822 (RFC 2046 section 5.1.5).
+    assert [part.data for part in mail.attachments] == [INNER, second]
+    assert [part.filename for part in mail.attachments] == [
+        "Your request.eml",
+        "Your second request.eml",
+    ]
+
+
 def test_base64_encoded_attached_message_is_decoded() -> None:
     encoded = base64.encodebytes(INNER)
     raw = report(encoded.rstrip(b"\n"), rfc822_headers=b"Content-Transfer-Encoding: base64\n")
