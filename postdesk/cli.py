@@ -46,6 +46,7 @@ def cmd_smtpd(args: argparse.Namespace) -> int:
 
     from django.conf import settings
 
+    from postdesk.operations import smtpd_journal_path
     from postdesk.transports.smtp import Limits, serve
 
     # The event loop and the spool thread hand work back and forth; the default 5 ms GIL
@@ -60,6 +61,7 @@ def cmd_smtpd(args: argparse.Namespace) -> int:
             lmtp_socket=args.lmtp,
             limits=limits,
             hostname=cfg.mail_domain,
+            journal=smtpd_journal_path(),
         )
     )
     return 0

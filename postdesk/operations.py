@@ -17,6 +17,7 @@ from postdesk.spool.models import InboundMessage, InboundStatus
 from postdesk.suspension.services import metrics as protection_metrics
 from postdesk.tickets import api_tokens
 from postdesk.tickets.models import Comment, Role, Ticket, User, UserIdentity, normalize_email
+from postdesk.transports.smtp_journal import waiting_in
 
 
 class AdminError(ValueError):
@@ -25,6 +26,8 @@ class AdminError(ValueError):
 
 def status() -> dict[str, Any]:
     """The counts of SPEC §4 ``postdesk status --json``."""
+    journal = smtpd_journal_path()
+    journalled = waiting_in(journal) if journal is not None else 0
     by_status = dict(
         InboundMessage.objects.values_list("status").annotate(n=Count("id")).order_by()
     )
@@ -38,7 +41,9 @@ def status() -> dict[str, Any]:
         addresses.setdefault(kind, {})[forwarding] = count
     return {
         "inbound": {
-            "received": sum(by_status.values()),
+            # Acknowledged by smtpd and on their way from its journal into the spool.
+            "received": sum(by_status.values()) + journalled,
+            "journalled": journalled,
             "queued": by_status.get(InboundStatus.QUEUED, 0),
             "retrying": by_status.get(InboundStatus.RETRYING, 0),
             "processed": by_status.get(InboundStatus.PROCESSED, 0),
@@ -53,6 +58,17 @@ def status() -> dict[str, Any]:
         "protection": protection_metrics(),
         "addresses": addresses,
     }
+
+
+def smtpd_journal_path() -> Path | None:
+    """Where smtpd keeps the mail it has acknowledged but not yet spooled: beside a SQLite
+    database file. ``None`` on PostgreSQL (and for an in-memory database), where smtpd
+    spools directly."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():  # type: ignore[attr-defined]
+        return None
+    return Path(f"{connection.settings_dict['NAME']}-smtpd-journal")
 
 
 def _outbound_counts() -> dict[str, int]:

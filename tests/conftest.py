@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 import pytest
 
@@ -92,11 +93,14 @@ def run_tasks() -> Callable[..., int]:
 class LiveSMTP:
     """``postdesk smtpd``'s server running in a thread of the test process."""
 
-    def __init__(self, lmtp_socket: str | None = None, **limits: object) -> None:
+    def __init__(
+        self, lmtp_socket: str | None = None, journal: Path | None = None, **limits: object
+    ) -> None:
         from postdesk.transports.smtp import Limits
 
         self.port = free_port()
         self.lmtp_socket = lmtp_socket
+        self.journal = journal
         self.limits = Limits(**limits)  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -120,6 +124,7 @@ class LiveSMTP:
                     limits=self.limits,
                     hostname="desk.test",
                     ready=started,
+                    journal=self.journal,
                 )
             )
             await waiter

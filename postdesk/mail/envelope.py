@@ -43,3 +43,17 @@ class Envelope:
         data["rcpt_tos"] = list(self.rcpt_tos)
         data["received_at"] = self.received_at.isoformat()
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Envelope:
+        """The inverse of ``as_json``."""
+        return cls(
+            transport=data["transport"],
+            rcpt_tos=tuple(data["rcpt_tos"]),
+            mail_from=data.get("mail_from", ""),
+            peer_ip=data.get("peer_ip", ""),
+            helo=data.get("helo", ""),
+            tls=bool(data.get("tls", False)),
+            received_at=datetime.fromisoformat(data["received_at"]),
+            extra=dict(data.get("extra") or {}),
+        )

@@ -12,8 +12,8 @@ BARE_LINE_ENDING = "554 5.6.11 Bare CR or LF in message; lines must end in CRLF"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down"
 
 
-def queued(message_id: int) -> str:
-    return f"250 2.0.0 Ok: queued as {message_id}"
+def queued(reference: int | str) -> str:
+    return f"250 2.0.0 Ok: queued as {reference}"
 
 
 def is_permanent(reply: str) -> bool:

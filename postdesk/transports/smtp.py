@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import ssl
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from asgiref.sync import sync_to_async
 
 from postdesk.mail import statuscodes
 from postdesk.mail.envelope import Envelope, Transport
+from postdesk.transports.smtp_journal import Journal, Mover
 
 logger = logging.getLogger(__name__)
 
@@ -60,17 +62,21 @@ class GroupCommitter:
     bad mail cannot make its neighbours fail.
     """
 
-    def __init__(self, max_batch: int = 64) -> None:
+    def __init__(
+        self, store: Callable[[list[tuple[bytes, Envelope]]], list[str]], max_batch: int = 64
+    ) -> None:
+        self.store = store
         self.max_batch = max_batch
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
-        self.queue: asyncio.Queue[tuple[bytes, Envelope, asyncio.Future[Any]]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[bytes, Envelope, asyncio.Future[str]]] = asyncio.Queue()
         self.runner: asyncio.Task[None] | None = None
 
-    async def submit(self, raw: bytes, envelope: Envelope) -> Any:
+    async def submit(self, raw: bytes, envelope: Envelope) -> str:
+        """Store one mail with whatever else is waiting; returns its queue reference."""
         loop = asyncio.get_running_loop()
         if self.runner is None or self.runner.done():
             self.runner = loop.create_task(self._run())
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[str] = loop.create_future()
         await self.queue.put((raw, envelope, future))
         return await future
 
@@ -82,20 +88,20 @@ class GroupCommitter:
                 batch.append(self.queue.get_nowait())
             mails = [(raw, envelope) for raw, envelope, _ in batch]
             try:
-                results = await loop.run_in_executor(self.executor, _accept_batch, mails)
+                results = await loop.run_in_executor(self.executor, self.store, mails)
             except Exception:
                 logger.exception("storing a batch of %d failed; storing one by one", len(batch))
                 for raw, envelope, future in batch:
                     try:
-                        result = await loop.run_in_executor(
-                            self.executor, _accept_batch, [(raw, envelope)]
+                        single = await loop.run_in_executor(
+                            self.executor, self.store, [(raw, envelope)]
                         )
                     except Exception as exc:
                         if not future.done():
                             future.set_exception(exc)
                     else:
                         if not future.done():
-                            future.set_result(result[0])
+                            future.set_result(single[0])
                 continue
             for (_, _, future), result in zip(batch, results, strict=True):
                 if not future.done():
@@ -161,11 +167,11 @@ class SpoolHandler:
         if len(raw) > self.limits.max_message_size:
             return self._per_recipient(server, envelope, statuscodes.TOO_LARGE)
         try:
-            accepted = await self.committer.submit(raw, spool_envelope)
+            reference = await self.committer.submit(raw, spool_envelope)
         except Exception:
             logger.exception("spooling failed; asking the client to retry")
             return self._per_recipient(server, envelope, statuscodes.TRY_LATER)
-        return self._per_recipient(server, envelope, statuscodes.queued(accepted.message_id))
+        return self._per_recipient(server, envelope, statuscodes.queued(reference))
 
     def _per_recipient(self, server: SMTP, envelope: SmtpEnvelope, reply: str) -> str:
         # LMTP answers DATA once per recipient (RFC 2033 §4.2); the stored mail is one row
@@ -191,6 +197,27 @@ def _accept_batch(mails: list[tuple[bytes, Envelope]]) -> list[Any]:
 
     close_old_connections()
     return accept_many(mails)
+
+
+def _spool_directly(mails: list[tuple[bytes, Envelope]]) -> list[str]:
+    return [str(accepted.message_id) for accepted in _accept_batch(mails)]
+
+
+class _Journalled:
+    """The committer's store when smtpd has a journal: durable in the journal, then moved."""
+
+    def __init__(self, path: Path) -> None:
+        self.journal = Journal(path)
+        self.mover = Mover(self.journal, _accept_batch)
+
+    def __call__(self, mails: list[tuple[bytes, Envelope]]) -> list[str]:
+        ids = self.journal.append(mails)
+        self.mover.wake()
+        return [f"J{journal_id}" for journal_id in ids]
+
+    def close(self) -> None:
+        self.mover.stop()
+        self.journal.close()
 
 
 class DeskSMTP(SMTP):
@@ -276,11 +303,21 @@ async def serve(
     hostname: str,
     tls_context: ssl.SSLContext | None = None,
     ready: asyncio.Event | None = None,
+    journal: Path | None = None,
 ) -> None:
-    """Run the SMTP listener (and the LMTP socket if asked) until cancelled or signalled."""
+    """Run the SMTP listener (and the LMTP socket if asked) until cancelled or signalled.
+
+    With ``journal``, mail is acknowledged once it is durable in that file and moved into
+    the spool right after (see ``smtp_journal``); without, it goes to the spool directly.
+    """
     loop = asyncio.get_running_loop()
     counter = _ConnectionCounter(limits.max_connections)
-    committer = GroupCommitter()
+    journalled = _Journalled(journal) if journal is not None else None
+    if journalled is not None:
+        # Whatever a crash left in the journal goes first.
+        journalled.mover.start()
+        journalled.mover.wake()
+    committer = GroupCommitter(journalled or _spool_directly)
     servers = []
     smtp_factory = _protocol_factory(
         DeskSMTP,
@@ -321,3 +358,5 @@ async def serve(
             server.close_clients()
             await server.wait_closed()
         committer.close()
+        if journalled is not None:
+            await loop.run_in_executor(None, journalled.close)
