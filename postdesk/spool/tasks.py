@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 from django.tasks import TaskContext, task
 from django.utils import timezone
 
 from postdesk.jobs.bulk import enqueue_many
+from postdesk.jobs.groups import Run, groupable, mark_done
 from postdesk.jobs.retry import INBOUND
 from postdesk.spool.models import InboundMessage, InboundStatus
 
@@ -29,6 +32,9 @@ logger = logging.getLogger(__name__)
 MAX_CRASHES = 3
 # How long one batch transaction may hold the database (see process_inbound_batch).
 BATCH_TRANSACTION_SECONDS = 0.05
+# Most single-mail tasks a worker claims at once. Small enough that a second worker (on
+# PostgreSQL) still finds work in a burst.
+GROUP_SIZE = 16
 # What processing changes on the spooled mail.
 PROCESSED_FIELDS = (
     "status",
@@ -72,18 +78,41 @@ def process_inbound_batch(context: TaskContext[[list[int]], str], message_ids: l
     if context.attempt > 1:
         enqueue_many(process_inbound, [(message_id,) for message_id in message_ids])
         return "split"
-    pending = list(message_ids)
-    while pending:
+    _process_in_short_transactions([(None, message_id) for message_id in message_ids])
+    return "done"
+
+
+@groupable(process_inbound, size=GROUP_SIZE)
+def process_inbound_group(runs: list[Run], keep_going: Callable[[], bool]) -> None:
+    """``process_inbound`` runs claimed together by the worker (``postdesk.jobs.groups``):
+    mail accepted one at a time gets the batch's few commits. Each run is marked done in the
+    transaction that processed its mail."""
+    _process_in_short_transactions(
+        [(run.task_id, int(run.args[0])) for run in runs], mark_done, keep_going
+    )
+
+
+def _process_in_short_transactions(
+    pending: list[tuple[Any, int]],
+    done: Callable[[Any, str], None] | None = None,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> None:
+    """``(key, message_id)`` pairs, several mails per transaction, each in a savepoint of its
+    own; a transaction is closed after ``BATCH_TRANSACTION_SECONDS``. ``done(key, outcome)``
+    runs in the transaction that settled the mail (processed, or its failure recorded)."""
+    while pending and keep_going():
         with transaction.atomic():
             started = time.monotonic()
             while pending and time.monotonic() - started < BATCH_TRANSACTION_SECONDS:
-                message_id = pending.pop(0)
+                key, message_id = pending.pop(0)
                 try:
-                    run_pipeline(message_id)  # nested: a savepoint
+                    outcome = run_pipeline(message_id)  # nested: a savepoint
                 except Exception as exc:
                     logger.exception("inbound %s failed", message_id)
                     record_failure(message_id, "".join(traceback.format_exception(exc))[-8000:])
-    return "done"
+                    outcome = "error"
+                if done is not None:
+                    done(key, outcome)
 
 
 def run_pipeline(message_id: int) -> str:
