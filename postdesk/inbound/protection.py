@@ -16,11 +16,8 @@ the mail's new status, or not at all.
 
 from __future__ import annotations
 
-import email
 import logging
 from dataclasses import dataclass, replace
-from email import policy as email_policy
-from email.parser import BytesHeaderParser
 from typing import Any
 
 from django.conf import settings
@@ -136,17 +133,8 @@ def _envelope_sender(message: InboundMessage, parsed: ParsedMail) -> str:
 
 
 def _is_bounce(raw: bytes, mail_from: str) -> bool:
-    # A single-part mail read with the header parser keeps its whole body as the payload, so
-    # it is as good as a full parse; only a multipart or message/* mail (a DSN is one) needs
-    # its structure parsed, a second time after the pipeline's own parse.
-    head = BytesHeaderParser(policy=email_policy.compat32).parsebytes(raw)
-    if head.get_content_maintype() not in ("multipart", "message"):
-        return bounces.is_bounce(head, mail_from)
-    if bounces.is_bounce(head, mail_from):
-        return True
     try:
-        full = email.message_from_bytes(raw, policy=email_policy.compat32)
-        return bounces.is_bounce(full, mail_from)
+        return bounces.is_bounce_bytes(raw, mail_from)
     except RecursionError:
         # MIME nested deeper than the stdlib walks (a hostile mail, never a real report):
         # the headers have spoken, and this mail must still end somewhere.

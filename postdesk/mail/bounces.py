@@ -1,7 +1,8 @@
 """Bounce (non-delivery report) recognition and parsing.
 
 `is_bounce()` tells whether an inbound mail is a delivery failure or delay notice, so it is
-handed to the bounce handler instead of becoming a ticket. `parse_bounce()` extracts which
+handed to the bounce handler instead of becoming a ticket; `is_bounce_bytes()` asks the same
+of raw bytes, parsing the MIME tree only when the answer can depend on it. `parse_bounce()` extracts which
 recipients failed, whether each failure is temporary or permanent, the Message-ID of the mail
 that bounced and, when the bounce came back to a VERP return path, the recipient that path
 encodes (the VERP format itself lives with the outbound code and is passed in as a decoder).
@@ -21,12 +22,15 @@ Formats understood, most trustworthy first:
 
 from __future__ import annotations
 
+import email
 import email.message
 import html
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from email import policy as email_policy
 from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 from itertools import pairwise
 
@@ -34,6 +38,7 @@ __all__ = [
     "BounceReport",
     "FailedRecipient",
     "is_bounce",
+    "is_bounce_bytes",
     "parse_bounce",
 ]
 
@@ -145,6 +150,10 @@ _HELP_LINE_RE = re.compile(
 _BARE_NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._+-]{0,63})\s*$")
 
 _DSN_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+# A part of a _DSN_TYPES type has that type written out in its Content-Type line: compat32
+# neither unfolds nor decodes that value, so it must appear verbatim (in any case) in the raw
+# bytes.
+_DSN_TYPE_BYTES = tuple(dsn_type.encode() for dsn_type in sorted(_DSN_TYPES))
 _RETURNED_TYPES = frozenset(
     {"message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers"}
 )
@@ -204,6 +213,44 @@ def is_bounce(message: email.message.Message, mail_from: str = "") -> bool:
         return False
     notice = "\n".join(_notice_texts(message))
     return bool(_FAILURE_PHRASE_RE.search(notice)) or bool(_scan_notice(message).entries)
+
+
+def is_bounce_bytes(raw: bytes, mail_from: str = "") -> bool:
+    """``is_bounce`` of the mail ``raw``, parsing its body only when the answer can depend on
+    it. May raise ``RecursionError`` for MIME nested deeper than the stdlib walks.
+
+    Most of ``is_bounce`` reads headers. The body speaks in two cases only: a delivery-status
+    part inside a multipart (or message/*) mail, whose type then stands verbatim in the raw
+    bytes (compat32 neither unfolds nor decodes it), and the notice text of a mail with a
+    bounce subject outside a thread. Any other mail, nearly every one, is answered from its
+    header section alone, without reading the body line by line.
+    """
+    head = BytesHeaderParser(policy=email_policy.compat32).parsebytes(_header_section(raw))
+    if is_bounce(head, mail_from):
+        return True
+    notice_decides = _bounce_subject(head) and not head.get("In-Reply-To")
+    may_hold_dsn = head.get_content_maintype() in ("multipart", "message") and _names_dsn(raw)
+    if not notice_decides and not may_hold_dsn:
+        return False
+    return is_bounce(email.message_from_bytes(raw, policy=email_policy.compat32), mail_from)
+
+
+def _names_dsn(raw: bytes) -> bool:
+    lowered = raw.lower()  # one pass in C; a case-blind regex over the body is far slower
+    return any(dsn_type in lowered for dsn_type in _DSN_TYPE_BYTES)
+
+
+# Two line breaks in a row, as the stdlib's feed parser splits lines (``\r\n``, ``\r`` or
+# ``\n``): every blank line holds one of these, and "\r\n" alone is a single break.
+_BLANK_LINE_RE = re.compile(rb"\n\n|\n\r|\r\r")
+
+
+def _header_section(raw: bytes) -> bytes:
+    """``raw`` up to the blank line that ends its header section (all of it without one)."""
+    if raw[:1] in (b"\r", b"\n"):
+        return raw  # no header section at all: the parser decides what that means
+    blank = _BLANK_LINE_RE.search(raw)
+    return raw[: blank.end()] if blank else raw
 
 
 def parse_bounce(

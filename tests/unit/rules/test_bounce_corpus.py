@@ -138,3 +138,19 @@ def test_returned_message_id_is_found_in_dsns() -> None:
         "<mailman.150418.1209869464.31038.pray4-team@strategicnetwork.org>"
     )
     assert report.failed[0].status == "4.3.0"
+
+
+def test_reading_the_raw_bytes_agrees_with_the_full_parse_on_every_corpus_mail():
+    """``is_bounce_bytes`` skips the body whenever it can't change the answer; on every file,
+    with a null, an ordinary and a daemon envelope sender, it answers as ``is_bounce`` of the
+    fully parsed mail."""
+    from postdesk.mail.bounces import is_bounce_bytes
+
+    _load()
+    files = sorted(CORPUS.glob("*.txt"))
+    assert files
+    for path in files:
+        raw = path.read_bytes()
+        for mail_from in ("", "someone@example.org", "MAILER-DAEMON@mx.example.org"):
+            full = is_bounce(email.message_from_bytes(raw), mail_from)
+            assert is_bounce_bytes(raw, mail_from) == full, (path.name, mail_from)

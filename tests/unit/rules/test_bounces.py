@@ -148,3 +148,47 @@ def test_x_failed_recipients_and_null_sender_signals() -> None:
     assert not is_bounce(parse(PERSON), "")
     undeliverable = mail("Subject: Undeliverable: Your request\nFrom: Gateway <gw@example.org>")
     assert is_bounce(parse(undeliverable), "<>")
+
+
+def test_raw_bytes_find_a_delivery_status_part_below_ordinary_headers():
+    """From a person, no bounce subject: only the nested part says "bounce", and its type is
+    written in any case."""
+    from postdesk.mail.bounces import is_bounce_bytes
+
+    raw = (
+        b"From: Ada <ada@example.com>\r\nSubject: fyi\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="X"\r\n\r\n'
+        b"--X\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+        b'--X\r\nContent-Type: multipart/report; boundary="Y"\r\n\r\n'
+        b"--Y\r\nContent-Type: Message/Delivery-Status\r\n\r\n"
+        b"Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        b"--Y--\r\n--X--\r\n"
+    )
+    assert is_bounce_bytes(raw, "ada@example.com")
+    assert not is_bounce_bytes(raw.replace(b"Message/Delivery-Status", b"text/plain"))
+
+
+def test_raw_bytes_read_the_notice_when_the_subject_is_a_bounce_subject():
+    from postdesk.mail.bounces import is_bounce_bytes
+
+    for newline in ("\r\n", "\n", "\r"):
+        raw = newline.join(
+            [
+                # Not a mail system's address: the notice text decides.
+                "From: Mail Relay <relay@mx.example.net>",
+                "Subject: Undelivered Mail Returned to Sender",
+                "",
+                "I'm sorry to have to inform you that your message could not",
+                "be delivered to one or more recipients.",
+                "",
+                "<gone@example.org>: host mx.example.org said: 550 5.1.1 unknown user",
+                "",
+            ]
+        ).encode()
+        assert is_bounce_bytes(raw, "someone@example.net"), repr(newline)
+        # The same words in the body of an ordinary mail's reply do not make a bounce.
+        reply = raw.replace(
+            b"Subject: Undelivered",
+            b"In-Reply-To: <a@b>" + newline.encode() + b"Subject: Re: Undelivered",
+        )
+        assert not is_bounce_bytes(reply, "someone@example.net"), repr(newline)
