@@ -18,9 +18,9 @@ then rendered and folded here (quoted-strings for ASCII display names, RFC 2047 
 words split between characters for the rest, folds only where a space was) because the
 ``email`` package's folder mangles long Message-IDs and display names; the finished header
 block is parsed back and compared with what was meant, and a mismatch is refused, not sent.
-Bodies and attachments are the ``email`` package's, serialised with the SMTP policy (CRLF line
-ends) and 7-bit transfer encodings, so relays without 8BITMIME never have to re-encode a body
-and break its DKIM signature. RFCs: 5322, 2045-2047, 2231, 3834, 6532 (with ``smtputf8``).
+The body is written by :mod:`postdesk.mail.mimebody` with CRLF line ends and 7-bit transfer
+encodings, so relays without 8BITMIME never have to re-encode a body and break its DKIM
+signature. RFCs: 5322, 2045-2047, 2231, 3834, 6532 (with ``smtputf8``).
 """
 
 from __future__ import annotations
@@ -32,13 +32,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.parser import Parser
 from email.utils import format_datetime
 from typing import Final, Literal
 
-from postdesk.mail import headersafe, tokens
+from postdesk.mail import headersafe, mimebody, tokens
 
 __all__ = [
     "LOOP_HEADER",
@@ -92,14 +91,33 @@ _RESERVED_HEADERS: Final = frozenset(
     }
 )
 
-# The SMTP policy (CRLF line ends) with 7-bit transfer encodings for bodies. Our own headers
-# are rendered and folded here and stored raw; refold_source="none" keeps the email package
-# from refolding them, because its folder mangles exactly the values we write: it turns long
-# Message-IDs into encoded words (breaking threading), drops the quotes of long display names
-# (turning "(Acme Support)" into a comment) and can even emit an empty line inside the header
-# block. The MIME headers of the parts are still the email package's.
-_WIRE_POLICY: Final = policy.SMTP.clone(cte_type="7bit", refold_source="none")
-_WIRE_POLICY_UTF8: Final = policy.SMTPUTF8.clone(cte_type="7bit", refold_source="none")
+
+# Our own headers are rendered and folded here and written as they are: the email package's
+# folder mangles exactly the values we write: it turns long Message-IDs into encoded words
+# (breaking threading), drops the quotes of long display names (turning "(Acme Support)" into
+# a comment) and can even emit an empty line inside the header block. The body is written by
+# ``postdesk.mail.mimebody``.
+#
+# Reading the header block back (_check_round_trip) uses the email package's own parser.
+# Its registry makes a new header class on every header lookup, which was most of what the
+# check cost; this one makes each class once.
+class _HeaderClasses(HeaderRegistry):
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(name)
+        return found
+
+
+_READ_BACK_POLICY: Final = policy.default.clone(header_factory=_HeaderClasses())
+# Header fields (name, raw text, intended value) that read back as intended; bounded.
+_READ_BACK: dict[tuple[str, str, object], None] = {}
+_READ_BACK_SIZE: Final = 4096
 _FOLD_WIDTH: Final = 78
 # UTF-8 octets per RFC 2047 encoded word: 39 octets are 52 base64 characters, 64 with the
 # "=?utf-8?b?" and "?=" around them, so a word fits a line even after "Subject: ".
@@ -311,29 +329,41 @@ def _squashed(text: str) -> str:
     return "".join(text.split())
 
 
-def _check_round_trip(raw: bytes, expected: Sequence[tuple[str, HeaderValue]]) -> None:
+def _comparable(value: HeaderValue) -> str | tuple[tuple[str, str], ...]:
+    if isinstance(value, str):
+        return value
+    return tuple((_squashed(a.display_name), a.addr_spec) for a in value)
+
+
+def _check_round_trip(header_block: str, expected: Sequence[tuple[str, HeaderValue]]) -> None:
     """Parse our own header block back and compare it with what was meant to be written.
 
     The last line of defence against any folding or encoding mistake: a mail whose headers
     don't read back as intended is refused instead of sent. Display names are compared without
     whitespace because parsers differ on the space between adjacent encoded words (RFC 2047
     6.2 says to drop it; the ``email`` package keeps one).
+
+    The block is split into fields by the ``email`` parser, and the fields must be exactly
+    the ones meant, in order. What a field reads back as depends on nothing but its name and
+    raw text, so a field whose exact text already read back correctly (the same From, the
+    loop header, a returning customer's To) is not parsed again.
     """
-    # Decoded first: with SMTPUTF8 the header block is UTF-8, which BytesParser would leave
-    # as surrogate escapes. The bodies are 7-bit whatever the mode.
-    parsed = Parser(policy=policy.default).parsestr(raw.decode("utf-8"), headersonly=True)
-    names = [name for name, _ in expected]
-    if parsed.keys()[: len(names)] != names:
+    parsed = Parser(policy=_READ_BACK_POLICY).parsestr(header_block + "\r\n", headersonly=True)
+    fields = list(parsed.raw_items())
+    if [name for name, _ in fields] != [name for name, _ in expected] or parsed.get_payload():
         raise headersafe.UnsafeHeader("headers", "do not read back as written")
-    for name, value in expected:
-        header = parsed[name]
-        if isinstance(value, str):
-            intact = str(header) == value
-        else:
-            found = [(_squashed(a.display_name), a.addr_spec) for a in header.addresses]
-            intact = found == [(_squashed(a.display_name), a.addr_spec) for a in value]
-        if not intact:
+    for (name, raw_value), (_, value) in zip(fields, expected, strict=True):
+        wanted = _comparable(value)
+        key = (name, raw_value, wanted)
+        if key in _READ_BACK:
+            continue
+        header = _READ_BACK_POLICY.header_fetch_parse(name, raw_value)
+        found = str(header) if isinstance(wanted, str) else _comparable(list(header.addresses))
+        if found != wanted:
             raise headersafe.UnsafeHeader(name, "does not survive encoding unchanged")
+        if len(_READ_BACK) >= _READ_BACK_SIZE:
+            _READ_BACK.clear()
+        _READ_BACK[key] = None
 
 
 def _mailboxes(boxes: Iterable[Mailbox], field_label: str, allow_utf8: bool) -> list[Address]:
@@ -402,15 +432,15 @@ def _content_type(value: str) -> tuple[str, str]:
     return match.group(1).lower(), match.group(2).lower()
 
 
-def _add_attachments(message: EmailMessage, attachments: Sequence[Attachment]) -> None:
+def _attachments(attachments: Sequence[Attachment], utf8: bool) -> list[mimebody.Entity]:
+    parts = []
     for attachment in attachments:
         maintype, subtype = _content_type(attachment.content_type)
-        message.add_attachment(
-            attachment.content,
-            maintype=maintype,
-            subtype=subtype,
-            filename=headersafe.filename(attachment.filename),
+        filename = headersafe.filename(attachment.filename)
+        parts.append(
+            mimebody.attachment(attachment.content, maintype, subtype, filename, utf8=utf8)
         )
+    return parts
 
 
 def _envelope(spec: OutboundSpec, allow_utf8: bool) -> tuple[str, ...]:
@@ -478,24 +508,17 @@ def compose_message(spec: OutboundSpec) -> ComposedMessage:
     headers += [(n, _text_atoms(v), v) for n, v in _extra_headers(spec.extra_headers)]
     headers = [header for header in headers if header[1]]
 
-    message = EmailMessage(policy=_WIRE_POLICY_UTF8 if utf8 else _WIRE_POLICY)
-    for name, atoms, _ in headers:
-        message.set_raw(name, _folded(name, atoms))
-
     token = (
         tokens.make_ticket_token(spec.secret_key, spec.ticket_id)
         if spec.include_ticket_token
         else None
     )
-    message.set_content(_text_body(spec, token))
+    entity = mimebody.text(_text_body(spec, token), "plain")
     if spec.html is not None:
-        message.add_alternative(_html_body(spec, spec.html, token), subtype="html")
-    _add_attachments(message, spec.attachments)
-    # EmailMessage stamps MIME-Version on parts it creates as well; it belongs on top only
-    # (RFC 2045 4).
-    for part in message.walk():
-        if part is not message:
-            del part["MIME-Version"]
+        html_part = mimebody.text(_html_body(spec, spec.html, token), "html")
+        entity = mimebody.multipart("alternative", [entity, html_part])
+    if spec.attachments:
+        entity = mimebody.multipart("mixed", [entity, *_attachments(spec.attachments, utf8)])
 
     recipients = _envelope(spec, utf8)
     return_paths = (
@@ -506,8 +529,15 @@ def compose_message(spec: OutboundSpec) -> ComposedMessage:
         if spec.bounce_domain
         else {}
     )
-    raw = message.as_bytes()
-    _check_round_trip(raw, [(name, expected) for name, _, expected in headers])
+    header_block = "".join(f"{name}: {_folded(name, atoms)}\r\n" for name, atoms, _ in headers)
+    try:
+        # Without SMTPUTF8 every header is ASCII (encoded words, A-labels); a stray character
+        # that is not must stop the mail, not reach a relay that can't take it.
+        encoded_headers = header_block.encode("utf-8" if utf8 else "ascii")
+    except UnicodeEncodeError as error:
+        raise headersafe.UnsafeHeader("headers", "are not ASCII") from error
+    _check_round_trip(header_block, [(name, expected) for name, _, expected in headers])
+    raw = encoded_headers + b"MIME-Version: 1.0\r\n" + entity.as_bytes()
     return ComposedMessage(
         raw=raw,
         message_id=message_id,

@@ -102,7 +102,7 @@ def test_header_order_and_values() -> None:
     assert names == [
         "From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To",
         "References", "Auto-Submitted", "X-Auto-Response-Suppress", "X-Postdesk-Loop",
-        "Content-Type", "Content-Transfer-Encoding", "MIME-Version",
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
     ]  # fmt: skip
     message = parsed(raw)
     assert message["From"] == '"Jane Doe (Acme Support)" <help@mycompany.test>'
@@ -464,3 +464,41 @@ def test_headers_that_do_not_read_back_are_refused(monkeypatch: pytest.MonkeyPat
     )
     with pytest.raises(UnsafeHeader, match="Subject: does not survive encoding"):
         compose(spec())
+
+
+def test_a_header_that_read_back_once_is_checked_again_when_written_differently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from postdesk.mail import compose as module
+
+    compose(spec())  # this Subject, as written, read back correctly and is remembered
+    real = module._text_atoms
+    monkeypatch.setattr(
+        module,
+        "_text_atoms",
+        lambda text: ["Printer", "on", "=?utf-8?q?ice?="] if "Printer" in text else real(text),
+    )
+    with pytest.raises(UnsafeHeader, match="Subject: does not survive encoding"):
+        compose(spec())
+
+
+def test_a_header_block_with_a_line_that_starts_a_new_field_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from postdesk.mail import compose as module
+
+    real = module._folded
+    monkeypatch.setattr(
+        module,
+        "_folded",
+        lambda name, atoms: (
+            real(name, atoms) + ("\r\nBcc: x@evil.test" if name == "Subject" else "")
+        ),
+    )
+    with pytest.raises(UnsafeHeader, match="headers: do not read back as written"):
+        compose(spec())
+
+
+def test_repeated_extra_headers_each_read_back() -> None:
+    message = parsed(compose(spec(extra_headers=[("X-Note", "first"), ("X-Note", "second")])))
+    assert message.get_all("X-Note") == ["first", "second"]
