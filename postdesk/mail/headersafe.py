@@ -41,6 +41,7 @@ __all__ = [
     "msg_id",
     "parse_mailbox",
     "parse_mailbox_list",
+    "replace_forbidden",
     "subject",
     "text",
 ]
@@ -90,13 +91,25 @@ def _describe(char: str) -> str:
     return f"U+{ord(char):04X} {name}"
 
 
+def _forbidden(char: str) -> bool:
+    return unicodedata.category(char) in _FORBIDDEN_CATEGORIES or char in _BIDI_CONTROLS
+
+
 def _check_characters(value: str, field: str) -> None:
     # Fast path: printable ASCII is the overwhelmingly common case and has nothing to check.
     if value.isascii() and value.isprintable():
         return
     for char in value:
-        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES or char in _BIDI_CONTROLS:
+        if _forbidden(char):
             raise UnsafeHeader(field, f"contains a forbidden character ({_describe(char)})")
+
+
+def replace_forbidden(value: str, replacement: str = " ") -> str:
+    """``value`` with each character that :func:`text` refuses replaced: for text that came
+    in with customers' mail, which is cleaned rather than refused."""
+    if value.isascii() and value.isprintable():
+        return value
+    return "".join(replacement if _forbidden(char) else char for char in value)
 
 
 def _check_encoded_words(value: str, field: str) -> None:

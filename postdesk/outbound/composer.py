@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import html
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Model
+from django.tasks import TaskResultStatus
 
 from postdesk import keys
 from postdesk.channels.models import SupportAddress
@@ -131,9 +134,7 @@ def store(draft: Draft) -> OutboundMessage:
             smtputf8=smtputf8,
         )
         composed = compose.compose_message(spec)
-        message.raw = composed.raw
-        message.message_id = composed.message_id
-        message.save(update_fields=["raw", "message_id"])
+        _record_composed(message, composed)
         by_address = {r.address.lower(): r for r in draft.recipients}
         OutboundRecipient.objects.bulk_create(
             [
@@ -154,6 +155,38 @@ def store(draft: Draft) -> OutboundMessage:
     return message
 
 
+def _column(model: type[Model], name: str) -> str:
+    """The quoted column of field ``name``, for the few statements written out here."""
+    column = model._meta.get_field(name).column  # type: ignore[union-attr]
+    return connection.ops.quote_name(column or name)
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _record_composed(message: OutboundMessage, composed: compose.ComposedMessage) -> None:
+    """Store the bytes and the Message-ID on the row just created (both need its id).
+
+    Plain SQL for the same reason as the rate windows (``suspension.ratestore``): building
+    the ORM's UPDATE cost more than writing the bytes."""
+    message.raw = composed.raw
+    message.message_id = composed.message_id
+    model = OutboundMessage
+    sql = (
+        f"UPDATE {_table(model)} SET {_column(model, 'raw')} = %s,"  # noqa: S608
+        f" {_column(model, 'message_id')} = %s WHERE {_column(model, 'id')} = %s"
+    )
+    raw = model._meta.get_field("raw").get_db_prep_save(composed.raw, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [raw, composed.message_id, message.pk])
+
+
+# The id of the delivery task this process last found waiting or queued: where the next
+# mail's wake-up looks first (see _wake_worker).
+_last_waiting: uuid.UUID | str | None = None
+
+
 def _wake_worker(outbound_id: int) -> None:
     """Queue a delivery task unless one that will see this mail is already waiting.
 
@@ -162,19 +195,47 @@ def _wake_worker(outbound_id: int) -> None:
     on PostgreSQL a worker skips locked task rows, so it can't start draining before this
     mail is visible; on SQLite the write lock orders the two anyway. The periodic
     ``wake_if_due`` job covers whatever slips through.
+
+    Finding a waiting task is a query over the task table; it is asked only when the task
+    this process last found or queued is no longer waiting. That one is looked up (and
+    locked) by its id, which is all the wake-up costs for the second and later mails of a
+    burst, or of one transaction. The check is made in our transaction every time, so a task
+    that was claimed meanwhile, or queued in a savepoint that was rolled back, is not trusted.
     """
     from django_tasks_db.models import DBTaskResult
 
     from postdesk.outbound.tasks import send_outbound
 
+    global _last_waiting
+    if _last_waiting is not None and _still_waiting(_last_waiting):
+        return
     waiting = list(
         DBTaskResult.objects.ready()
         .filter(task_path=send_outbound.module_path, queue_name="outbound")
         .select_for_update()
         .values_list("id", flat=True)[:1]
     )
-    if not waiting:
-        send_outbound.enqueue(outbound_id)
+    _last_waiting = waiting[0] if waiting else send_outbound.enqueue(outbound_id).id
+
+
+def _still_waiting(task_id: uuid.UUID | str) -> bool:
+    """Whether task ``task_id`` is still ready and unclaimed; locks its row on PostgreSQL.
+
+    Plain SQL: the ORM's query building costs more than the rest of a mail's wake-up. A task
+    that was ready and due stays due until it is claimed (a retry is a new task), so its
+    status is all there is to check."""
+    from django_tasks_db.models import DBTaskResult
+
+    sql = (
+        f"SELECT 1 FROM {_table(DBTaskResult)} WHERE {_column(DBTaskResult, 'id')} = %s"  # noqa: S608
+        f" AND {_column(DBTaskResult, 'status')} = %s"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    task_key = DBTaskResult._meta.pk.get_db_prep_value(task_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [task_key, TaskResultStatus.READY])
+        return cursor.fetchone() is not None
 
 
 def store_unsendable(draft: Draft, reason: str) -> OutboundMessage:
@@ -219,12 +280,6 @@ def _identity_of(by_address: dict[str, Recipient], address: str) -> UserIdentity
 def validated_subject(text: str) -> str:
     """A subject from inbound mail made safe to send: control and bidi characters become
     spaces and encoded-word syntax is broken up, rather than refusing the whole mail."""
-    cleaned = []
-    for char in text:
-        try:
-            headersafe.text(char, field="subject")
-            cleaned.append(char)
-        except headersafe.UnsafeHeader:
-            cleaned.append(" ")
-    value = " ".join("".join(cleaned).replace("=?", "= ?").split())
+    cleaned = headersafe.replace_forbidden(text)
+    value = " ".join(cleaned.replace("=?", "= ?").split())
     return value[: headersafe.MAX_SUBJECT_LENGTH - 20]

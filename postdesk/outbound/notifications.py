@@ -10,6 +10,11 @@ Built-in texts live in ``templates/outbound/notifications/<name>.<language>.txt`
 ``Subject: …``, a blank line, then the body); a ``NotificationTemplate`` row with the same
 name and language overrides one. The language is the requester's (``User.locale``), falling
 back to English.
+
+Mail is rendered from the texts in force as a snapshot (``postdesk.snapshots``): the overrides
+are one small table, read once every few seconds rather than once per mail, and an admin's
+edit reaches the workers within the snapshot's lifetime. Each text is split into its literal
+pieces and placeholders once, not searched again for every mail.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 
 from postdesk.outbound.models import NotificationTemplate
+from postdesk.snapshots import Snapshot
 
 LANGUAGES = ("en", "ko")
 NAMES = ("new_ticket", "public_reply", "admin_notice")
@@ -84,20 +90,53 @@ def built_in(name: str, language: str) -> tuple[str, str]:
 
 
 def source(name: str, language: str) -> tuple[str, str]:
-    """The subject and body in force: an admin's override, else the built-in text."""
+    """The subject and body in force: an admin's override, else the built-in text (read
+    from the database: what the admin pages show and edit)."""
     override = NotificationTemplate.objects.filter(name=name, language=language).first()
     if override is not None:
         return override.subject, override.body
     return built_in(name, language)
 
 
+_OVERRIDES = Snapshot(
+    lambda: {
+        (row.name, row.language): (row.subject, row.body)
+        for row in NotificationTemplate.objects.only("name", "language", "subject", "body")
+    },
+    depends_on=(NotificationTemplate,),
+)
+
+
+def _in_force(name: str, language: str) -> tuple[str, str]:
+    """``source`` as mail is rendered from it: the overrides from the snapshot."""
+    override = _OVERRIDES.get().get((name, language))
+    return override if override is not None else built_in(name, language)
+
+
+@lru_cache(maxsize=256)
+def _pieces(template: str) -> tuple[tuple[str, bool], ...]:
+    """The template as (literal text, False) and (placeholder name, True) pieces, in order."""
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for match in _PLACEHOLDER_RE.finditer(template):
+        pieces.append((template[position : match.start()], False))
+        pieces.append((match.group(1), True))
+        position = match.end()
+    pieces.append((template[position:], False))
+    return tuple(pieces)
+
+
 def fill(template: str, values: Mapping[str, str]) -> str:
-    return _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), template)
+    # An unknown placeholder can't be saved (validate_template); one that is known but not
+    # given for this kind of mail is left empty.
+    return "".join(
+        values.get(piece, "") if placeholder else piece for piece, placeholder in _pieces(template)
+    )
 
 
 def render(name: str, locale: str, values: Mapping[str, str]) -> Rendered:
     language = language_for(locale)
-    subject, body = source(name, language)
+    subject, body = _in_force(name, language)
     return Rendered(
         subject=" ".join(fill(subject, values).split()),
         text=fill(body, values).strip("\n") + "\n",

@@ -87,10 +87,18 @@ def _undeliverable(address: str) -> bool:
     return UserIdentity.objects.filter(email=normalize_email(address), undeliverable=True).exists()
 
 
-def _recipient(user: User, kind: str, address: str | None = None) -> Recipient | None:
-    """The user as a recipient at ``address`` (default: their email), unless undeliverable."""
+def _recipient(
+    user: User, kind: str, address: str | None = None, *, lock: bool = False
+) -> Recipient | None:
+    """The user as a recipient at ``address`` (default: their email), unless undeliverable.
+
+    ``lock`` locks the identity row (inside the caller's transaction) for the automatic-mail
+    limits: found and locked in the one query."""
     email = normalize_email(address or user.email)
-    identity = UserIdentity.objects.filter(email=email).first()
+    identities = UserIdentity.objects.filter(email=email)
+    if lock:
+        identities = identities.select_for_update()
+    identity = identities.first()
     if identity is not None and identity.undeliverable:
         return None
     sendable = _sendable_address(email)
@@ -123,13 +131,11 @@ def _ticket_values(ticket: Ticket) -> dict[str, str]:
 
 def _auto_mail_allowed(address: str, subject: str, ticket_id: int) -> bool:
     """SPEC F10: at most 3 automatic mails to one address an hour, a repeated subject at most
-    twice. The address's identity row is locked first so two workers can't both take the
-    last slot."""
-    with transaction.atomic():
-        list(UserIdentity.objects.select_for_update().filter(email=normalize_email(address)))
-        # The desk's one limiter: the limits an admin set (ProtectionSettings) over the
-        # windows every process shares.
-        decision = policy.rate_limiter().acquire_auto_mail(address, subject, ticket_id)
+    twice. Called inside a transaction that has locked the address's identity row first
+    (``_recipient(..., lock=True)``), so two workers can't both take the last slot."""
+    # The desk's one limiter: the limits an admin set (ProtectionSettings) over the windows
+    # every process shares.
+    decision = policy.rate_limiter().acquire_auto_mail(address, subject, ticket_id)
     if not decision.allowed:
         logger.info("acknowledgement for ticket %s not sent: %s", ticket_id, decision.reason)
     return decision.allowed
@@ -153,11 +159,14 @@ def notify_new_ticket(
     requester = ticket.requester
     inbound = comment.inbound
     written_from = inbound.diagnostics.get("requester") if inbound is not None else None
-    recipient = _recipient(requester, RecipientKind.TO, written_from or requester.email)
-    if recipient is None:
-        return None
-    if not _auto_mail_allowed(recipient.address, ticket.subject, ticket.pk):
-        return None
+    with transaction.atomic():
+        recipient = _recipient(
+            requester, RecipientKind.TO, written_from or requester.email, lock=True
+        )
+        if recipient is None:
+            return None
+        if not _auto_mail_allowed(recipient.address, ticket.subject, ticket.pk):
+            return None
     sender = from_address_for(ticket)
     values = {**_ticket_values(ticket), "comment.latest": comment.body.strip()}
     rendered = notifications.render("new_ticket", requester.locale, values)

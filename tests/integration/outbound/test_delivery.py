@@ -157,3 +157,31 @@ def test_a_mail_that_keeps_killing_workers_is_given_up(locmem_relay, fast_retry)
     assert delivery.deliver(outbound.pk) == "nothing-pending"
     outbound.refresh_from_db()
     assert outbound.status == OutboundStatus.FAILED and locmem_relay == []
+
+
+def test_a_task_claimed_by_a_worker_is_not_counted_on_for_new_mail(locmem_relay, run_tasks):
+    from django_tasks_db.models import DBTaskResult
+
+    system_mail("a@example.com")
+    # A worker claimed the waiting task and may already have looked for due mail.
+    DBTaskResult.objects.update(status="RUNNING")
+    system_mail("b@example.com")
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+
+
+def test_a_task_queued_in_a_rolled_back_savepoint_is_not_counted_on(locmem_relay, run_tasks):
+    from django.db import transaction
+    from django_tasks_db.models import DBTaskResult
+
+    class Undone(Exception):
+        pass
+
+    with pytest.raises(Undone), transaction.atomic():
+        system_mail("a@example.com")  # queues the task, then everything is rolled back
+        raise Undone
+    assert not DBTaskResult.objects.exists()
+    outbound = system_mail("b@example.com")
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+    run_tasks()
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundStatus.SENT

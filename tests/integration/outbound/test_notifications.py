@@ -22,7 +22,7 @@ from postdesk.outbound.models import (
     OutboundStatus,
     RecipientStatus,
 )
-from postdesk.tickets.models import Comment, Role, User, UserIdentity, Via
+from postdesk.tickets.models import Comment, Role, Ticket, User, UserIdentity, Via
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +126,25 @@ def test_an_admins_template_override_is_used_and_checked(locmem_relay, new_ticke
     )
     with pytest.raises(ValidationError, match=r"ticket\.secret_field"):
         broken.full_clean()
+
+
+def test_an_edited_or_removed_override_applies_to_the_next_mail(locmem_relay, new_ticket):
+    def acknowledged(sender: str) -> Ticket:
+        return new_ticket(sender=sender, keep_acknowledgement=True)
+
+    first = acknowledged("Ada <ada@example.com>")  # the texts in force were read for it
+    override = NotificationTemplate.objects.create(
+        name="new_ticket", language="en", subject="Edited", body="Edited text."
+    )
+    second = acknowledged("Bob <bob@example.com>")
+    override.delete()
+    third = acknowledged("Cy <cy@example.com>")
+    subjects = [parsed(sent.data)["Subject"] for sent in locmem_relay]
+    assert subjects == [
+        f"Re: Printer on fire [#{first.pk}]",
+        f"Edited [#{second.pk}]",
+        f"Re: Printer on fire [#{third.pk}]",
+    ]
 
 
 @pytest.mark.parametrize(
