@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 
 from django.db import connection, transaction
 
@@ -31,6 +32,20 @@ def _advisory_lock_id(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
+@lru_cache(maxsize=64)
+def _statement(template: str, vendor: str) -> str:
+    """``template`` with table and column names quoted for the backend at hand ("key" is a
+    keyword in SQL); made once per statement shape, not for every query of every mail."""
+    quote = connection.ops.quote_name
+    return template.format(
+        events=quote(RateEvent._meta.db_table),
+        blocks=quote(RateBlock._meta.db_table),
+        key=quote("key"),
+        at=quote("at"),
+        until=quote("until"),
+    )
+
+
 class DatabaseWindowStore(WindowStore):
     """Events and blocks in the `RateEvent` / `RateBlock` tables.
 
@@ -41,15 +56,7 @@ class DatabaseWindowStore(WindowStore):
 
     @staticmethod
     def _sql(template: str) -> str:
-        # Table and column names quoted for the backend at hand ("key" is a keyword in SQL).
-        quote = connection.ops.quote_name
-        return template.format(
-            events=quote(RateEvent._meta.db_table),
-            blocks=quote(RateBlock._meta.db_table),
-            key=quote("key"),
-            at=quote("at"),
-            until=quote("until"),
-        )
+        return _statement(template, connection.vendor)
 
     def _lock(self, key: str) -> None:
         if connection.vendor == "postgresql" and connection.in_atomic_block:
