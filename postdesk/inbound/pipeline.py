@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from postdesk.channels import routing
 from postdesk.channels.models import SupportAddress
-from postdesk.inbound import content, people, protection
+from postdesk.inbound import content, people, protection, rows
 from postdesk.inbound.channels_step import handle_channel_mail
 from postdesk.inbound.forwarding import forwarding_trace
 from postdesk.inbound.threading import ThreadMatch, find_ticket
@@ -55,6 +55,7 @@ REOPENED_STATES = frozenset({Status.PENDING, Status.SOLVED})
 # writing it for every mail keeps a busy address's row out of every transaction.
 LAST_MAIL_AT_GRANULARITY = timedelta(minutes=1)
 MAX_DEFECTS_RECORDED = 50
+
 
 def _load_support_addresses() -> dict[str, SupportAddress]:
     return {a.email: a for a in SupportAddress.objects.select_related("forwarding_target")}
@@ -88,6 +89,15 @@ class Work:
     agent_rights: bool = False
     verdict: Verdict = field(default_factory=lambda: Verdict(action=Action.ACCEPT))
     match: ThreadMatch | None = None
+    _comment_text: tuple[str, str] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def comment_text(self) -> tuple[str, str]:
+        """(body, quoted text) of the comment: the duplicate check and the comment itself
+        both need it, and separating the quote is one of the costlier steps."""
+        if self._comment_text is None:
+            self._comment_text = content.split_body(content.db_text(self.parsed.text))
+        return self._comment_text
 
     @property
     def requester(self) -> User:
@@ -325,15 +335,21 @@ def _duplicate_of(work: Work) -> tuple[int, int] | None:
 
     A generated Message-ID hashes the raw bytes, which the spool already deduplicates; it
     still finds a copy that was spooled before that check (reprocessing)."""
-    body, _quoted = _comment_text(work.parsed)
-    found = (
-        Comment.objects.filter(
-            message_id=_message_id(work.parsed), body=body, inbound__isnull=False
-        )
+    body, _quoted = work.comment_text
+    found = _SAME_COMMENT.rows(message_id=_message_id(work.parsed), body=body)
+    return (found[0][0], found[0][1]) if found else None
+
+
+_SAME_COMMENT = rows.Prepared(
+    Comment,
+    lambda message_id, body: (
+        Comment.objects.filter(message_id=message_id, body=body, inbound__isnull=False)
         .order_by()
         .values_list("pk", "ticket_id")[:1]
-    )
-    return next(iter(found), None)
+    ),
+    "message_id",
+    "body",
+)
 
 
 def _ticket_for(work: Work) -> tuple[Ticket, bool]:
@@ -366,26 +382,24 @@ def _update_thread(work: Work, ticket: Ticket) -> None:
 
 def _new_ticket(work: Work, followup_of: Ticket | None) -> Ticket:
     address = work.address
-    ticket = Ticket.objects.create(
-        subject=content.db_text(work.parsed.subject, 998),
-        requester=work.requester,
-        submitter=work.requester,
-        received_at=address,
-        recipient=address.email if address else "",
-        group_id=address.group_id if address else None,
-        via=Via.EMAIL,
-        followup_of=followup_of,
-        flags=list(work.flags),
-        created_at=work.message.received_at,
-        updated_at=timezone.now(),
+    ticket = rows.insert(
+        Ticket(
+            subject=content.db_text(work.parsed.subject, 998),
+            requester=work.requester,
+            submitter=work.requester,
+            received_at=address,
+            recipient=address.email if address else "",
+            group_id=address.group_id if address else None,
+            via=Via.EMAIL,
+            followup_of=followup_of,
+            flags=list(work.flags),
+            created_at=work.message.received_at,
+            updated_at=timezone.now(),
+        )
     )
     if followup_of is not None:
         work.diagnostics["followup_of"] = followup_of.pk
     return ticket
-
-
-def _comment_text(parsed: ParsedMail) -> tuple[str, str]:
-    return content.split_body(content.db_text(parsed.text))
 
 
 def _message_id(parsed: ParsedMail) -> str:
@@ -393,19 +407,21 @@ def _message_id(parsed: ParsedMail) -> str:
 
 
 def _add_comment(work: Work, ticket: Ticket) -> Comment:
-    body, quoted = _comment_text(work.parsed)
-    comment = Comment.objects.create(
-        ticket=ticket,
-        author=work.requester,
-        body=body,
-        quoted_text=quoted,
-        html_body=content.db_text(work.parsed.html),
-        public=True,
-        via=Via.EMAIL,
-        message_id=_message_id(work.parsed),
-        inbound=work.message,
-        flags=list(work.flags),
-        created_at=work.message.received_at,
+    body, quoted = work.comment_text
+    comment = rows.insert(
+        Comment(
+            ticket=ticket,
+            author=work.requester,
+            body=body,
+            quoted_text=quoted,
+            html_body=content.db_text(work.parsed.html),
+            public=True,
+            via=Via.EMAIL,
+            message_id=_message_id(work.parsed),
+            inbound=work.message,
+            flags=list(work.flags),
+            created_at=work.message.received_at,
+        )
     )
     _store_attachments(work, comment)
     return comment
@@ -417,7 +433,7 @@ def _store_attachments(work: Work, comment: Comment) -> None:
     if not parts:
         return
     shown_inline = set(content.referenced_cids(work.parsed.html))
-    Attachment.objects.bulk_create([_attachment(comment, part, shown_inline) for part in parts])
+    rows.insert_all([_attachment(comment, part, shown_inline) for part in parts])
     missing = content.missing_cids(work.parsed.html, (part.content_id for part in parts))
     work.diagnostics["attachments"] = len(parts)
     if shown_inline:

@@ -14,7 +14,8 @@ claim count (the crash count the task reads from its context) is its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,16 +59,22 @@ def group_for(task_path: str) -> Group | None:
     return _GROUPS.get(task_path)
 
 
-def mark_done(task_id: Any, return_value: Any) -> None:
-    """Record a grouped run as successful, inside the caller's transaction. The same columns
-    django-tasks-db writes for a run that returned."""
-    DBTaskResult.objects.filter(pk=task_id).update(
-        status="SUCCESSFUL",
-        finished_at=timezone.now(),
-        return_value=return_value,
-        exception_class_path="",
-        traceback="",
-    )
+def mark_done(outcomes: Sequence[tuple[Any, Any]]) -> None:
+    """Record grouped runs, ``(task id, return value)`` each, as successful inside the
+    caller's transaction: the columns django-tasks-db writes for a run that returned, one
+    UPDATE per distinct return value."""
+    by_value: dict[str, tuple[Any, list[Any]]] = {}
+    for task_id, value in outcomes:
+        by_value.setdefault(json.dumps(value, sort_keys=True), (value, []))[1].append(task_id)
+    now = timezone.now()
+    for value, task_ids in by_value.values():
+        DBTaskResult.objects.filter(pk__in=task_ids).update(
+            status="SUCCESSFUL",
+            finished_at=now,
+            return_value=value,
+            exception_class_path="",
+            traceback="",
+        )
 
 
 def claim_more(

@@ -94,16 +94,21 @@ def process_inbound_group(runs: list[Run], keep_going: Callable[[], bool]) -> No
 
 def _process_in_short_transactions(
     pending: list[tuple[Any, int]],
-    done: Callable[[Any, str], None] | None = None,
+    done: Callable[[list[tuple[Any, str]]], None] | None = None,
     keep_going: Callable[[], bool] = lambda: True,
 ) -> None:
     """``(key, message_id)`` pairs, several mails per transaction, each in a savepoint of its
-    own; a transaction is closed after ``BATCH_TRANSACTION_SECONDS``. ``done(key, outcome)``
-    runs in the transaction that settled the mail (processed, or its failure recorded)."""
+    own; a transaction is closed after ``BATCH_TRANSACTION_SECONDS``. ``done`` gets the
+    ``(key, outcome)`` of every mail the transaction settled (processed, or its failure
+    recorded), inside that transaction."""
     while pending and keep_going():
         with transaction.atomic():
             started = time.monotonic()
-            while pending and time.monotonic() - started < BATCH_TRANSACTION_SECONDS:
+            settled: list[tuple[Any, str]] = []
+            # At least one mail per transaction, however long it takes.
+            while pending and (
+                not settled or time.monotonic() - started < BATCH_TRANSACTION_SECONDS
+            ):
                 key, message_id = pending.pop(0)
                 try:
                     outcome = run_pipeline(message_id)  # nested: a savepoint
@@ -111,8 +116,9 @@ def _process_in_short_transactions(
                     logger.exception("inbound %s failed", message_id)
                     record_failure(message_id, "".join(traceback.format_exception(exc))[-8000:])
                     outcome = "error"
-                if done is not None:
-                    done(key, outcome)
+                settled.append((key, outcome))
+            if done is not None:
+                done(settled)
 
 
 def run_pipeline(message_id: int) -> str:
