@@ -133,6 +133,11 @@ class Mover:
 
     batch_size = 64
     max_backoff = 10.0
+    # After a move, gather for this long before the next one: under load a move then carries
+    # dozens of mails in one spool transaction instead of a few, and costs smtpd's event loop
+    # (same process, same GIL) and the shared write lock less. An idle desk's first mail
+    # still moves at once.
+    gather = 0.05
 
     def __init__(
         self, journal: Journal, store: Callable[[list[tuple[bytes, Envelope]]], Any]
@@ -143,6 +148,7 @@ class Mover:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._thread = threading.Thread(target=self._run, name="smtpd-journal", daemon=True)
+        self.moved = 0  # by the last move_once
 
     def start(self) -> None:
         self._thread.start()
@@ -164,12 +170,14 @@ class Mover:
         backoff = 0.0
         while not self._stop.is_set():
             try:
-                moved_all = self.move_once()
+                moved_all, moved = self.move_once(), self.moved
             except Exception:
                 logger.exception("moving journalled mail into the spool failed")
-                moved_all = False
-            if moved_all:
+                moved_all, moved = False, 0
+            if moved_all and moved:
                 backoff = 0.0
+                self._stop.wait(self.gather)
+            elif moved_all:
                 self._idle.set()
                 self._wake.wait(1.0)
                 self._wake.clear()
@@ -188,6 +196,7 @@ class Mover:
         be moved (it stays for the next try)."""
         after = 0
         clean = True
+        self.moved = 0
         while True:
             batch = self.journal.pending(self.batch_size, after)
             if not batch:
@@ -208,3 +217,4 @@ class Mover:
                     else:
                         moved.append(journal_id)
             self.journal.forget(moved)
+            self.moved += len(moved)
