@@ -347,8 +347,8 @@ _SAME_COMMENT = rows.Prepared(
         .order_by()
         .values_list("pk", "ticket_id")[:1]
     ),
-    "message_id",
-    "body",
+    message_id=str,
+    body=str,
 )
 
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.tasks import TaskContext, task
 from django.utils import timezone
 
+from postdesk.inbound import rows
 from postdesk.jobs.bulk import enqueue_many
 from postdesk.jobs.groups import Run, groupable, mark_done
 from postdesk.jobs.retry import INBOUND
@@ -121,11 +122,22 @@ def _process_in_short_transactions(
                 done(settled)
 
 
+# The mail, locked (PostgreSQL) so a second run of its task waits and then sees it finished.
+_LOCKED_MESSAGE = rows.Prepared(
+    InboundMessage,
+    lambda pk: InboundMessage.objects.select_for_update().filter(pk=pk).order_by(),
+    pk=int,
+)
+
+
 def run_pipeline(message_id: int) -> str:
     from postdesk.inbound.pipeline import process
 
     with transaction.atomic():
-        message = InboundMessage.objects.select_for_update().get(pk=message_id)
+        found = _LOCKED_MESSAGE.instances(pk=message_id)
+        if not found:
+            raise InboundMessage.DoesNotExist(f"no inbound message {message_id}")
+        message = found[0]
         if message.status in InboundStatus.finished():
             return "already-finished"
         process(message)
@@ -134,7 +146,7 @@ def run_pipeline(message_id: int) -> str:
         message.last_error = ""
         message.next_attempt_at = None
         # Not the raw bytes: they never change, and rewriting them costs as much as the mail.
-        message.save(update_fields=PROCESSED_FIELDS)
+        rows.update(message, PROCESSED_FIELDS)
         return str(message.status)
 
 

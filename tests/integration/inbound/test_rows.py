@@ -54,8 +54,8 @@ def test_a_prepared_query_runs_with_each_calls_parameters():
             .order_by("pk")
             .values_list("pk", "ticket_id")
         ),
-        "message_id",
-        "body",
+        message_id=str,
+        body=str,
     )
     assert prepared.rows(message_id="a@x", body="one") == [(first.pk, ticket.pk)]
     assert prepared.rows(message_id="b@x", body="two") == [(second.pk, ticket.pk)]
@@ -64,7 +64,46 @@ def test_a_prepared_query_runs_with_each_calls_parameters():
 
 def test_a_query_whose_lookup_changes_its_value_is_refused():
     prepared = rows.Prepared(
-        Comment, lambda body: Comment.objects.filter(body__contains=body).values_list("pk"), "body"
+        Comment,
+        lambda body: Comment.objects.filter(body__contains=body).values_list("pk"),
+        body=str,
     )
     with pytest.raises(ValueError, match="must appear once"):
         prepared.rows(body="fire")
+
+
+def test_update_writes_only_the_named_columns_as_save_would():
+    user = rows.insert(User(email="ada@example.com", role=Role.END_USER))
+    ticket = rows.insert(Ticket(subject="before", requester=user, flags=[]))
+    Ticket.objects.filter(pk=ticket.pk).update(recipient="changed elsewhere")
+    ticket.subject, ticket.flags, ticket.updated_at = "after", ["reply_to_differs"], WHEN
+    rows.update(ticket, ["subject", "flags", "updated_at"])
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert (stored.subject, stored.flags, stored.updated_at) == (
+        "after",
+        ["reply_to_differs"],
+        WHEN,
+    )
+    assert stored.recipient == "changed elsewhere"  # not among the named columns
+    with pytest.raises(ValueError, match="concrete"):
+        rows.update(ticket, ["ccs"])
+
+
+def test_prepared_instances_are_the_orms_with_converted_values():
+    user = rows.insert(User(email="ada@example.com", name="Ada", role=Role.END_USER))
+    ticket = rows.insert(
+        Ticket(subject="s", requester=user, flags=["a"], created_at=WHEN, updated_at=WHEN)
+    )
+    by_pk = rows.Prepared(Ticket, lambda pk: Ticket.objects.filter(pk=pk).order_by(), pk=int)
+    (found,) = by_pk.instances(pk=ticket.pk)
+    expected = Ticket.objects.get(pk=ticket.pk)
+    for field in Ticket._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+    assert found.created_at == WHEN and found.flags == ["a"]  # a datetime and a list, not text
+    assert not found._state.adding
+    assert by_pk.instances(pk=ticket.pk + 1) == []
+    values = rows.Prepared(
+        Ticket, lambda pk: Ticket.objects.filter(pk=pk).values_list("pk"), pk=int
+    )
+    with pytest.raises(ValueError, match="whole rows"):
+        values.instances(pk=ticket.pk)
