@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from postdesk.db.fast_insert import insert_rows
+from postdesk.inbound import rows
 from postdesk.jobs.bulk import enqueue_many
 from postdesk.mail.envelope import Envelope
 from postdesk.spool.models import InboundMessage, InboundStatus
@@ -92,12 +93,26 @@ def _values(raw: bytes, digest: str, envelope: Envelope) -> dict[str, Any]:
     }
 
 
+_KNOWN_DIGEST = rows.Prepared(
+    InboundMessage,
+    lambda digest: (
+        InboundMessage.objects.filter(raw_sha256=digest).order_by().values_list("raw_sha256", "id")
+    ),
+    digest=str,
+)
+
+
 def _store_batch(
     mails: list[tuple[bytes, Envelope]], digests: list[str]
 ) -> tuple[list[Accepted], list[Accepted]]:
-    known = dict(
-        InboundMessage.objects.filter(raw_sha256__in=set(digests)).values_list("raw_sha256", "id")
-    )
+    if len(digests) == 1:  # the pipe and HTTP transports: a prepared query, not an ORM one
+        known = dict(_KNOWN_DIGEST.rows(digest=digests[0]))
+    else:
+        known = dict(
+            InboundMessage.objects.filter(raw_sha256__in=set(digests)).values_list(
+                "raw_sha256", "id"
+            )
+        )
     new_rows: dict[str, dict[str, Any]] = {}
     for (raw, envelope), digest in zip(mails, digests, strict=True):
         if digest not in known and digest not in new_rows:
