@@ -78,14 +78,16 @@ class GroupingWorker(Worker):
                 raise
             more = []  # the queue is busy: this run alone is still a run
         claimed = [db_task_result, *more]
+        ran = len(claimed)
         try:
             self.running_task = True
-            self._run_group(group, claimed)
+            ran = self._run_group(group, claimed)
         finally:
             self.running_task = False
-            self._run_tasks += len(claimed)
+            self._run_tasks += ran
 
-    def _run_group(self, group: groups.Group, claimed: list[DBTaskResult[..., Any]]) -> None:
+    def _run_group(self, group: groups.Group, claimed: list[DBTaskResult[..., Any]]) -> int:
+        """Run the group; returns how many of its runs were not given back."""
         runs = [groups.Run(row.pk, tuple(row.args_kwargs["args"])) for row in claimed]
         ids = [row.pk for row in claimed]
         try:
@@ -99,11 +101,12 @@ class GroupingWorker(Worker):
                 groups.requeue(ids)
             except Exception:
                 logger.exception("could not requeue the group's runs")
-            return
+            return len(runs)
         given_back = groups.unclaim(ids, self.worker_id)
         logger.info(
             "ran %d of %d grouped %s runs", len(runs) - given_back, len(runs), claimed[0].task_path
         )
+        return len(runs) - given_back
 
 
 def run_worker(*, interval: float = 0.2, batch: bool = False, max_tasks: int | None = None) -> None:
