@@ -460,7 +460,14 @@ def _attachment(comment: Comment, part: Part, shown_inline: set[str]) -> Attachm
 
 def _link_ccs(work: Work, ticket: Ticket) -> None:
     if work.ccs:
-        ticket.ccs.add(*people.users_for(work.ccs))
+        # The through rows directly rather than ``ticket.ccs.add``: its m2m_changed signal
+        # drops every snapshot of this process (postdesk.snapshots listens to all senders),
+        # so each mail with CCs would reload the addresses, agents and settings.
+        through = Ticket.ccs.through
+        through.objects.bulk_create(
+            [through(ticket_id=ticket.pk, user_id=user.pk) for user in people.users_for(work.ccs)],
+            ignore_conflicts=True,  # already a CC of this ticket
+        )
         work.diagnostics["ccs"] = len(work.ccs)
 
 

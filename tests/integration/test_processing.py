@@ -92,6 +92,21 @@ def test_new_end_users_get_an_identity_and_ccs_are_kept(mail, run_tasks):
     assert UserIdentity.objects.filter(email="ada@example.com", user=ticket.requester).exists()
 
 
+def test_a_mail_with_ccs_keeps_the_snapshots_the_next_mail_reads(mail, run_tasks):
+    from postdesk.inbound import pipeline, protection
+
+    spool(mail(message_id="<first@example.com>"))
+    run_tasks()
+    assert pipeline._SUPPORT_ADDRESSES._value is not None  # loaded by the first mail
+    spool(mail(message_id="<second@example.com>", extra_headers="Cc: carol@example.com\r\n"))
+    run_tasks()
+    ticket = Ticket.objects.get(comments__message_id="second@example.com")
+    assert [u.email for u in ticket.ccs.all()] == ["carol@example.com"]
+    # Linking a CC (and creating her as an end user) changed no address, agent or setting.
+    assert pipeline._SUPPORT_ADDRESSES._value is not None
+    assert protection._AGENT_EMAILS._value is not None
+
+
 def test_routing_follows_the_support_address_group(mail, run_tasks):
     billing = Group.objects.create(name="Billing")
     SupportAddress.objects.create(email="billing@desk.test", kind=AddressKind.HOSTED, group=billing)
