@@ -21,6 +21,7 @@ from django_tasks_db.models import DBTaskResult
 
 from postdesk.spool.models import InboundMessage, InboundStatus
 from postdesk.tickets.api_tokens import user_from_authorization
+from postdesk.transports.smtp_journal import waiting_in
 
 LATENCY_WINDOW = timedelta(hours=1)
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
@@ -47,6 +48,18 @@ def _inbound() -> list[str]:
         "gauge",
         "Spooled inbound mail by processing status.",
         [({"status": status}, counts.get(status, 0)) for status in InboundStatus.values],
+    )
+
+
+def _journalled() -> list[str]:
+    from postdesk import operations  # operations imports every app's models
+
+    path = operations.smtpd_journal_path()
+    return _family(
+        "postdesk_smtpd_journalled",
+        "gauge",
+        "Mail smtpd has acknowledged and not yet moved into the spool (SQLite desks).",
+        [({}, waiting_in(path) if path is not None else 0)],
     )
 
 
@@ -140,5 +153,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "metrics are readable from loopback or with an admin token\n", status=403
         )
-    lines = _inbound() + _outbound() + _protection() + _queue() + _latency()
+    lines = _inbound() + _journalled() + _outbound() + _protection() + _queue() + _latency()
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")

@@ -48,3 +48,26 @@ def test_suspended_and_dropped_mail_are_counted_by_cause_and_rule(client, mail, 
     protection = status()["protection"]
     assert protection["suspended_pending_by_cause"] == {"malformed": 1}
     assert protection["dropped_by_rule"] == {"bounce": 1}
+
+
+def test_mail_waiting_in_smtpds_journal_is_a_gauge_and_counts_as_received(
+    client, mail, monkeypatch, tmp_path
+):
+    from postdesk import operations
+    from postdesk.mail.envelope import Envelope, Transport
+    from postdesk.transports.smtp_journal import Journal
+
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "postdesk_smtpd_journalled 0" in body  # in-memory test database: no journal
+
+    path = tmp_path / "postdesk.sqlite3-smtpd-journal"
+    journal = Journal(path)
+    envelope = Envelope(transport=Transport.SMTP, rcpt_tos=("support@desk.test",))
+    journal.append([(mail(), envelope), (mail(), envelope)])
+    journal.close()
+    monkeypatch.setattr(operations, "smtpd_journal_path", lambda: path)
+
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "postdesk_smtpd_journalled 2" in body
+    inbound = operations.status()["inbound"]
+    assert (inbound["journalled"], inbound["received"]) == (2, 2)
