@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 
 from postdesk.channels.models import SupportAddress
+from postdesk.inbound import rows
 from postdesk.mail import headersafe
 from postdesk.outbound import notifications
 from postdesk.outbound.composer import Draft, Recipient, store, store_unsendable, validated_subject
@@ -87,6 +88,22 @@ def _undeliverable(address: str) -> bool:
     return UserIdentity.objects.filter(email=normalize_email(address), undeliverable=True).exists()
 
 
+# The identity of an address, as ``UserIdentity.objects.filter(email=…).first()``: every
+# acknowledgement asks, and building that query cost more than the rest of the recipient
+# check. The locked one keeps its ``FOR UPDATE`` on PostgreSQL (SQLite has no row locks; its
+# write lock orders the workers).
+_IDENTITY = rows.Prepared(
+    UserIdentity,
+    lambda email: UserIdentity.objects.filter(email=email).order_by("pk")[:1],
+    email=str,
+)
+_LOCKED_IDENTITY = rows.Prepared(
+    UserIdentity,
+    lambda email: UserIdentity.objects.filter(email=email).select_for_update().order_by("pk")[:1],
+    email=str,
+)
+
+
 def _recipient(
     user: User, kind: str, address: str | None = None, *, lock: bool = False
 ) -> Recipient | None:
@@ -95,10 +112,8 @@ def _recipient(
     ``lock`` locks the identity row (inside the caller's transaction) for the automatic-mail
     limits: found and locked in the one query."""
     email = normalize_email(address or user.email)
-    identities = UserIdentity.objects.filter(email=email)
-    if lock:
-        identities = identities.select_for_update()
-    identity = identities.first()
+    found = (_LOCKED_IDENTITY if lock else _IDENTITY).instances(email=email)
+    identity = found[0] if found else None
     if identity is not None and identity.undeliverable:
         return None
     sendable = _sendable_address(email)
