@@ -25,6 +25,9 @@ _CID_SOURCE = re.compile(r"""\bsrc\s*=\s*["']?cid:([^"'\s>]+)""", re.I)
 
 def db_text(value: str, limit: int | None = None) -> str:
     """``value`` without NUL and with lone surrogates replaced, cut to ``limit`` characters."""
+    if value.isascii() and "\x00" not in value:
+        # Nearly every value: nothing to clean, and no UTF-8 encoding to try (C-speed checks).
+        return value[:limit] if limit is not None else value
     cleaned = value.replace("\x00", "")
     try:
         cleaned.encode("utf-8")
@@ -35,6 +38,12 @@ def db_text(value: str, limit: int | None = None) -> str:
 
 def db_json(value: Any) -> Any:
     """``db_text`` applied to every string (keys too) of a JSON-able value."""
+    kind = type(value)
+    # Exact types first: the diagnostics are thousands of plain values per mail.
+    if kind is str:
+        return db_text(value)
+    if kind is int or kind is float or kind is bool or value is None:
+        return value
     if isinstance(value, str):
         return db_text(value)
     if isinstance(value, dict):

@@ -174,7 +174,10 @@ def notify_new_ticket(
     requester = ticket.requester
     inbound = comment.inbound
     written_from = inbound.diagnostics.get("requester") if inbound is not None else None
-    with transaction.atomic():
+    # A transaction for the lock when the caller has none; inside the caller's it adds no
+    # savepoint of its own (two statements a mail): a failure here dooms the caller's
+    # transaction, and the pipeline runs this inside a savepoint that then rolls back.
+    with transaction.atomic(savepoint=False):
         recipient = _recipient(
             requester, RecipientKind.TO, written_from or requester.email, lock=True
         )
