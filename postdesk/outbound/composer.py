@@ -16,6 +16,7 @@ import html
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -42,8 +43,16 @@ def instance_id() -> str:
     The desk domain names the desk for a human reading headers; the digest of the secret
     tells two desks that share a domain name (staging and production) apart.
     """
+    return _instance_id(settings.SECRET_KEY, settings.POSTDESK.mail_domain)
+
+
+@lru_cache(maxsize=8)
+def _instance_id(secret: str, domain: str) -> str:
+    # Every mail in and out asks (the loop header, the loop rule); the arguments are what the
+    # answer depends on, so a changed secret or domain (tests, a reconfigured desk) is a new
+    # entry rather than a stale one.
     digest = hashlib.sha256(keys.derived_key("postdesk.instance-id")).hexdigest()[:12]
-    return f"{settings.POSTDESK.mail_domain}-{digest}"
+    return f"{domain}-{digest}"
 
 
 @dataclass(frozen=True)

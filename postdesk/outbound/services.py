@@ -31,7 +31,15 @@ from postdesk.outbound.models import OutboundKind, OutboundMessage, RecipientKin
 from postdesk.outbound.sender import default_from_address, from_address_for
 from postdesk.snapshots import Snapshot
 from postdesk.suspension import policy
-from postdesk.tickets.models import Comment, Role, Ticket, User, UserIdentity, normalize_email
+from postdesk.tickets.models import (
+    Comment,
+    Role,
+    Status,
+    Ticket,
+    User,
+    UserIdentity,
+    normalize_email,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -130,11 +138,22 @@ def _message_ids(values: Iterable[str]) -> list[str]:
     return headersafe.clean_msg_ids(bracketed)
 
 
+def _status_label(status: str) -> str:
+    """What ``get_status_display()`` gives, without making the field's choices hashable
+    again on every call (that cost more than all the other template values of an
+    acknowledgement): the label in the active language, or the stored value when it is no
+    known status."""
+    try:
+        return str(Status(status).label)
+    except ValueError:
+        return status
+
+
 def _ticket_values(ticket: Ticket) -> dict[str, str]:
     return {
         "ticket.id": str(ticket.pk),
         "ticket.subject": validated_subject(ticket.subject),
-        "ticket.status": str(ticket.get_status_display()),
+        "ticket.status": _status_label(ticket.status),
         "ticket.link": f"{settings.POSTDESK.public_url}/tickets/{ticket.pk}/",
         "requester.name": _clean_name(ticket.requester.name) or ticket.requester.email,
         "requester.email": ticket.requester.email,

@@ -22,7 +22,7 @@ from postdesk.outbound.models import (
     OutboundStatus,
     RecipientStatus,
 )
-from postdesk.tickets.models import Comment, Role, Ticket, User, UserIdentity, Via
+from postdesk.tickets.models import Comment, Role, Status, Ticket, User, UserIdentity, Via
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +110,7 @@ def test_an_admins_template_override_is_used_and_checked(locmem_relay, new_ticke
         name="new_ticket",
         language="en",
         subject="We got it: {{ ticket.subject }}",
-        body="Dear {{ requester.name }}, ticket {{ ticket.id }} is ours now.",
+        body="Dear {{ requester.name }}, ticket {{ ticket.id }} ({{ ticket.status }}) is ours now.",
     )
     override.full_clean()
     override.save()
@@ -119,7 +119,9 @@ def test_an_admins_template_override_is_used_and_checked(locmem_relay, new_ticke
     run_tasks()
     message = parsed(locmem_relay[0].data)
     assert message["Subject"] == f"We got it: Printer on fire [#{ticket.pk}]"
-    assert f"Dear Ada Lovelace, ticket {ticket.pk} is ours now." in text_of(message)
+    # The status label is in the language active when the mail was queued (this thread's).
+    status = Status.NEW.label
+    assert f"Dear Ada Lovelace, ticket {ticket.pk} ({status}) is ours now." in text_of(message)
 
     broken = NotificationTemplate(
         name="new_ticket", language="ko", subject="x", body="{{ ticket.secret_field }}"
