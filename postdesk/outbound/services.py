@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 
 from postdesk.channels.models import SupportAddress
 from postdesk.inbound import rows
@@ -138,22 +139,24 @@ def _message_ids(values: Iterable[str]) -> list[str]:
     return headersafe.clean_msg_ids(bracketed)
 
 
-def _status_label(status: str) -> str:
+def _status_label(status: str, language: str) -> str:
     """What ``get_status_display()`` gives, without making the field's choices hashable
     again on every call (that cost more than all the other template values of an
-    acknowledgement): the label in the active language, or the stored value when it is no
-    known status."""
+    acknowledgement): the label in the mail's language (not whatever language the process
+    has active), or the stored value when it is no known status."""
     try:
-        return str(Status(status).label)
+        label = Status(status).label
     except ValueError:
         return status
+    with translation.override(language):
+        return str(label)
 
 
-def _ticket_values(ticket: Ticket) -> dict[str, str]:
+def _ticket_values(ticket: Ticket, locale: str) -> dict[str, str]:
     return {
         "ticket.id": str(ticket.pk),
         "ticket.subject": validated_subject(ticket.subject),
-        "ticket.status": _status_label(ticket.status),
+        "ticket.status": _status_label(ticket.status, notifications.language_for(locale)),
         "ticket.link": f"{settings.POSTDESK.public_url}/tickets/{ticket.pk}/",
         "requester.name": _clean_name(ticket.requester.name) or ticket.requester.email,
         "requester.email": ticket.requester.email,
@@ -205,7 +208,7 @@ def notify_new_ticket(
         if not _auto_mail_allowed(recipient.address, ticket.subject, ticket.pk):
             return None
     sender = from_address_for(ticket)
-    values = {**_ticket_values(ticket), "comment.latest": comment.body.strip()}
+    values = {**_ticket_values(ticket, requester.locale), "comment.latest": comment.body.strip()}
     rendered = notifications.render("new_ticket", requester.locale, values)
     return store(
         Draft(
@@ -280,7 +283,7 @@ def send_public_reply(comment: Comment) -> OutboundMessage:
         if found is not None and found.address not in {r.address for r in recipients}:
             recipients.append(found)
     values = {
-        **_ticket_values(ticket),
+        **_ticket_values(ticket, ticket.requester.locale),
         "agent.name": comment.author.name or sender.name,
         "comment.latest": comment.body.strip(),
         "comment.history": _history(ticket, comment),

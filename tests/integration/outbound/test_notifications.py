@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from postdesk import keys
 from postdesk.channels.models import AddressKind, SupportAddress, VerificationStatus
@@ -22,7 +23,7 @@ from postdesk.outbound.models import (
     OutboundStatus,
     RecipientStatus,
 )
-from postdesk.tickets.models import Comment, Role, Status, Ticket, User, UserIdentity, Via
+from postdesk.tickets.models import Comment, Role, Ticket, User, UserIdentity, Via
 
 pytestmark = pytest.mark.django_db
 
@@ -119,15 +120,28 @@ def test_an_admins_template_override_is_used_and_checked(locmem_relay, new_ticke
     run_tasks()
     message = parsed(locmem_relay[0].data)
     assert message["Subject"] == f"We got it: Printer on fire [#{ticket.pk}]"
-    # The status label is in the language active when the mail was queued (this thread's).
-    status = Status.NEW.label
-    assert f"Dear Ada Lovelace, ticket {ticket.pk} ({status}) is ours now." in text_of(message)
+    assert f"Dear Ada Lovelace, ticket {ticket.pk} (New) is ours now." in text_of(message)
 
     broken = NotificationTemplate(
         name="new_ticket", language="ko", subject="x", body="{{ ticket.secret_field }}"
     )
     with pytest.raises(ValidationError, match=r"ticket\.secret_field"):
         broken.full_clean()
+
+
+def test_the_status_label_is_in_the_requesters_language_whatever_language_is_active(
+    locmem_relay, new_ticket, run_tasks
+):
+    NotificationTemplate.objects.create(
+        name="new_ticket", language="ko", subject="접수", body="상태: {{ ticket.status }}"
+    )
+    ticket = new_ticket()
+    ticket.requester.locale = "ko-KR"
+    ticket.requester.save()
+    with translation.override("en"):  # e.g. an English admin's request queued this mail
+        services.notify_new_ticket(ticket, ticket.comments.get())
+    run_tasks()
+    assert "상태: 신규" in text_of(parsed(locmem_relay[0].data))
 
 
 def test_an_edited_or_removed_override_applies_to_the_next_mail(locmem_relay, new_ticket):
