@@ -1,8 +1,27 @@
-"""Fixtures for tests that use the database of the suite."""
+"""Fixtures for tests that use the database of the suite: the people most tests need, and
+closing in-process servers' connections."""
 
 from __future__ import annotations
 
 import pytest
+
+from postdesk.tickets.models import Role, User
+
+PASSWORD = "correct horse 9"  # every user of make_user has it
+
+
+def make_user(email: str, role: str = Role.AGENT, password: str = PASSWORD) -> User:
+    return User.objects.create_user(email, password=password, role=role, name=email.split("@")[0])
+
+
+@pytest.fixture
+def agent(db: None) -> User:
+    return make_user("agent@desk.test", Role.AGENT)
+
+
+@pytest.fixture
+def admin(db: None) -> User:
+    return make_user("admin@desk.test", Role.ADMIN)
 
 
 @pytest.fixture(scope="session", autouse=True)

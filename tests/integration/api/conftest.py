@@ -11,26 +11,13 @@ from django.test import Client
 
 from postdesk.tickets import api_tokens
 from postdesk.tickets.models import Role, User
+from tests.integration.conftest import make_user
 
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> None:
     # Counters live in the cache; one test's requests must not throttle the next.
     caches["default"].clear()
-
-
-def make_user(email: str, role: str = Role.AGENT, password: str = "pw-not-used") -> User:
-    return User.objects.create_user(email, password=password, role=role, name=email.split("@")[0])
-
-
-@pytest.fixture
-def agent(db: None) -> User:
-    return make_user("agent@desk.test", Role.AGENT)
-
-
-@pytest.fixture
-def admin(db: None) -> User:
-    return make_user("admin@desk.test", Role.ADMIN)
 
 
 @pytest.fixture

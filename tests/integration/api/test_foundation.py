@@ -41,7 +41,7 @@ def test_token_of_another_email_is_refused(agent: User, admin: User) -> None:
 
 
 def test_password_in_basic_auth_is_not_accepted(agent: User) -> None:
-    header = "Basic " + base64.b64encode(b"agent@desk.test:pw-not-used").decode()
+    header = "Basic " + base64.b64encode(b"agent@desk.test:correct horse 9").decode()
     assert Client().get("/api/v2/users/me", HTTP_AUTHORIZATION=header).status_code == 401
 
 

@@ -51,11 +51,6 @@ def admin(db: None) -> User:
 
 
 @pytest.fixture
-def agent(db: None) -> User:
-    return User.objects.create_user("agent@desk.test", password="agent-pass-1", role=Role.AGENT)
-
-
-@pytest.fixture
 def admin_client(admin: User) -> Client:
     client = Client()
     client.force_login(admin)

@@ -19,6 +19,7 @@ from postdesk.spool.models import InboundMessage
 from postdesk.suspension import policy
 from postdesk.tickets import api_tokens
 from postdesk.tickets.models import Role, User
+from tests.integration.conftest import make_user
 
 
 def spool(
@@ -77,15 +78,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
 def _fresh_rate_limits() -> None:
     # The API's per-user throttle counts in the cache; one test must not throttle the next.
     caches["default"].clear()
-
-
-def make_user(email: str, role: str = Role.AGENT) -> User:
-    return User.objects.create_user(email, password="pw-for-tests", role=role, name=email[:5])
-
-
-@pytest.fixture
-def agent(db: None) -> User:
-    return make_user("agent@desk.test", Role.AGENT)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from django.core.cache import caches
 from django.test import Client
 
 from postdesk.tickets.models import Comment, Role, Ticket, User
+from tests.integration.conftest import make_user
 
 
 @pytest.fixture(autouse=True)
@@ -21,24 +22,10 @@ def _english_by_default() -> None:
     translation.activate("en")
 
 
-def make_user(email: str, role: str = Role.AGENT, password: str = "correct horse 9") -> User:
-    return User.objects.create_user(email, password=password, role=role, name=email.split("@")[0])
-
-
 def make_ticket(requester: User, subject: str = "Printer on fire", body: str = "Help!") -> Ticket:
     ticket = Ticket.objects.create(subject=subject, requester=requester, submitter=requester)
     Comment.objects.create(ticket=ticket, author=requester, body=body)
     return ticket
-
-
-@pytest.fixture
-def agent(db: None) -> User:
-    return make_user("agent@desk.test", Role.AGENT)
-
-
-@pytest.fixture
-def admin(db: None) -> User:
-    return make_user("admin@desk.test", Role.ADMIN)
 
 
 @pytest.fixture
