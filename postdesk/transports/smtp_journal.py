@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,12 +87,13 @@ class Journal:
                 raise
         return ids
 
-    def pending(self, limit: int, after: int = 0) -> list[tuple[int, bytes, Envelope]]:
-        """The oldest mails not yet moved, with ids above ``after``."""
+    def pending(self, limit: int, after: int = 0) -> list[tuple[int, bytes, Envelope | None]]:
+        """The oldest mails not yet moved, with ids above ``after``. A row whose envelope
+        can't be read (a damaged file) comes with ``None``: it stays, and the rest move."""
         rows = self._mover.execute(
             "SELECT id, raw, envelope FROM mail WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
         ).fetchall()
-        return [(row[0], bytes(row[1]), Envelope.from_json(json.loads(row[2]))) for row in rows]
+        return [(row[0], bytes(row[1]), _envelope(row[0], row[2])) for row in rows]
 
     def forget(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -110,6 +112,14 @@ class Journal:
         with self._write:
             self._appender.close()
             self._mover.close()
+
+
+def _envelope(journal_id: int, text: str) -> Envelope | None:
+    try:
+        return Envelope.from_json(json.loads(text))
+    except (ValueError, TypeError, KeyError):
+        logger.error("journalled mail %s has an unreadable envelope; it stays", journal_id)
+        return None
 
 
 def waiting_in(path: Path) -> int:
@@ -148,6 +158,9 @@ class Mover:
     ) -> None:
         self.journal = journal
         self.store = store
+        # A mail that failed on its own is tried again after its own back-off, so that it
+        # neither holds up the mail behind it nor fills the log on every pass.
+        self._retry_at: dict[int, tuple[float, float]] = {}  # id -> (when, back-off)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -178,7 +191,7 @@ class Mover:
             except Exception:
                 logger.exception("moving journalled mail into the spool failed")
                 moved_all, moved = False, 0
-            if moved_all and moved:
+            if moved:
                 backoff = 0.0
                 self._stop.wait(self.gather)
             elif moved_all:
@@ -186,8 +199,11 @@ class Mover:
                 self._wake.wait(1.0)
                 self._wake.clear()
             else:
+                # Nothing could move (the spool is down, or only mails waiting for their
+                # own retry are left): back off, but new mail still wakes us.
                 backoff = min(self.max_backoff, backoff * 2 or 0.25)
-                self._stop.wait(backoff)
+                self._wake.wait(backoff)
+                self._wake.clear()
         # On a clean stop, hand over what is left; what cannot be moved now is moved at
         # the next start.
         try:
@@ -201,11 +217,20 @@ class Mover:
         after = 0
         clean = True
         self.moved = 0
+        now = time.monotonic()
         while True:
-            batch = self.journal.pending(self.batch_size, after)
-            if not batch:
+            rows = self.journal.pending(self.batch_size, after)
+            if not rows:
                 return clean
-            after = batch[-1][0]
+            after = rows[-1][0]
+            batch: list[tuple[int, bytes, Envelope]] = []
+            for journal_id, raw, envelope in rows:
+                if envelope is None or self._retry_at.get(journal_id, (0.0, 0.0))[0] > now:
+                    clean = False
+                else:
+                    batch.append((journal_id, raw, envelope))
+            if not batch:
+                continue
             try:
                 self.store([(raw, envelope) for _, raw, envelope in batch])
                 moved = [journal_id for journal_id, _, _ in batch]
@@ -217,8 +242,13 @@ class Mover:
                         self.store([(raw, envelope)])
                     except Exception:
                         logger.exception("journalled mail %s stays for a later try", journal_id)
+                        last = self._retry_at.get(journal_id, (0.0, 0.25))[1]
+                        backoff = min(self.max_backoff, last * 2)
+                        self._retry_at[journal_id] = (time.monotonic() + backoff, backoff)
                         clean = False
                     else:
                         moved.append(journal_id)
+            for journal_id in moved:
+                self._retry_at.pop(journal_id, None)
             self.journal.forget(moved)
             self.moved += len(moved)

@@ -81,6 +81,7 @@ def test_a_mail_that_cannot_be_stored_stays_and_its_neighbours_move(tmp_path: Pa
     store = Store()
     store.failing.add(b"poison")
     mover = Mover(journal, store)
+    mover.max_backoff = 0.0  # its own retry is due at once here
 
     assert mover.move_once() is False
     assert [raw for raw, _ in store.stored] == [b"good 1", b"good 2"]
@@ -133,3 +134,34 @@ def test_waiting_in_a_missing_or_foreign_file_is_zero(tmp_path: Path):
     foreign = tmp_path / "foreign"
     sqlite3.connect(foreign).execute("CREATE TABLE other (x)").connection.commit()
     assert waiting_in(foreign) == 0
+
+
+def test_a_failing_mail_waits_for_its_own_retry_and_holds_up_nothing(tmp_path: Path):
+    journal = Journal(tmp_path / "journal")
+    journal.append([(b"poison", envelope(1))])
+    store = Store()
+    store.failing.add(b"poison")
+    mover = Mover(journal, store)
+
+    assert mover.move_once() is False
+    calls = store.calls
+    journal.append([(b"next", envelope(2))])
+    assert mover.move_once() is False  # the poison mail is not due yet: not tried again
+    assert store.calls == calls + 1
+    assert [raw for raw, _ in store.stored] == [b"next"]
+    assert [raw for _, raw, _ in journal.pending(10)] == [b"poison"]
+    journal.close()
+
+
+def test_a_mail_with_an_unreadable_envelope_stays_and_the_rest_move(tmp_path: Path):
+    path = tmp_path / "journal"
+    journal = Journal(path)
+    journal.append([(b"first", envelope(1)), (b"damaged", envelope(2)), (b"third", envelope(3))])
+    with sqlite3.connect(path) as raw_connection:
+        raw_connection.execute("UPDATE mail SET envelope = '{broken' WHERE raw = ?", (b"damaged",))
+    store = Store()
+
+    assert Mover(journal, store).move_once() is False
+    assert [raw for raw, _ in store.stored] == [b"first", b"third"]
+    assert [raw for _, raw, _ in journal.pending(10)] == [b"damaged"]
+    journal.close()
