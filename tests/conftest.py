@@ -12,6 +12,23 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import pytest
+from django.db.backends.signals import connection_created
+
+
+def _readers_never_wait_in_shared_memory(
+    sender: object, connection: object, **kwargs: object
+) -> None:
+    """The SQLite test database lives in shared-cache memory, where a reader meets a table
+    that another thread is writing with an immediate "database table is locked" instead of
+    WAL's snapshot. A page served by the live server while a worker thread holds a write
+    transaction then fails with a 500 that a file database never shows. Reading uncommitted
+    rows (a pragma that only shared-cache connections honour) gives the test threads the
+    non-blocking reads the desk has on disk."""
+    if getattr(connection, "vendor", "") == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
+        connection.connection.execute("PRAGMA read_uncommitted = 1")  # type: ignore[attr-defined]
+
+
+connection_created.connect(_readers_never_wait_in_shared_memory)
 
 
 def free_port() -> int:
