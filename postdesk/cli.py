@@ -123,6 +123,28 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def cmd_inbound(args: argparse.Namespace) -> int:
+    _django()
+    from postdesk.spool import report
+    from postdesk.spool.models import InboundMessage
+
+    if args.id is not None:
+        message = InboundMessage.objects.filter(pk=args.id).first()
+        if message is None:
+            print(f"postdesk: no inbound mail {args.id}", file=sys.stderr)
+            return 1
+        found = report.record(message)
+        print(json.dumps(found, indent=2) if args.json else report.format_record(found))
+        return 0
+    try:
+        lines = [report.summary(m) for m in report.recent(args.status, args.limit)]
+    except report.ReportError as error:
+        print(f"postdesk: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(lines) if args.json else report.format_summaries(lines))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from postdesk.supervisor import run_all
 
@@ -165,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="")
     status = add("status", cmd_status, "counts of mail, tickets and outbound mail")
     status.add_argument("--json", action="store_true")
+    inbound = add("inbound", cmd_inbound, "recent inbound mail, or one mail's processing record")
+    inbound.add_argument("id", type=int, nargs="?", help="show this mail's processing record")
+    inbound.add_argument("--status", help="only mail in this state (e.g. failed)")
+    inbound.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    inbound.add_argument("--json", action="store_true")
     reprocess = add("reprocess", cmd_reprocess, "queue failed inbound mail again")
     reprocess.add_argument("ids", type=int, nargs="+")
     return parser

@@ -235,6 +235,18 @@ _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _HEADER_REPAIR_LIMIT = 256 * 1024
 
 
+def read_headers(raw: bytes) -> Headers:
+    """Only the header section of ``raw``, for listings that show a mail's Subject and From
+    without parsing its body. Never raises: what can't be read is left out."""
+    separator = _BLANK_LINE.search(raw)
+    section = raw[: separator.end()] if separator else raw
+    try:
+        message = BytesHeaderParser(policy=_POLICY).parsebytes(section)
+    except Exception:  # the stdlib parser is lenient; this is the last resort
+        return Headers(())
+    return Headers(message.raw_items())
+
+
 def _repair_header_section(raw: bytes, walk: _Walk) -> bytes:
     """Fix two header-section faults of mail copied by hand or by broken gateways.
 

@@ -40,3 +40,15 @@ def test_junk_never_raises() -> None:
 
 def test_unfold() -> None:
     assert unfold("a\r\n b\n\tc\r\n") == "a b\tc"
+
+
+def test_read_headers_reads_only_the_header_section() -> None:
+    from postdesk.mail.parse import read_headers
+
+    raw = b"Subject: =?euc-kr?B?waa48Q==?=\r\nFrom: a@example.kr\r\n\r\nSubject: not a header\r\n"
+    headers = read_headers(raw)
+    assert headers.get("Subject") == "제목"
+    assert headers.get_all("Subject") == ["제목"]
+    assert read_headers(b"Subject: no body at all").get("Subject") == "no body at all"
+    assert len(read_headers(b"")) == 0
+    assert isinstance(read_headers(b"\x00\xff: \xfe\r\n\r\n").items(), list)
