@@ -8,9 +8,12 @@ SQLite, beside two baselines measured in the same run on the same mails.
   pipe and HTTP transports do) and then the real worker (``postdesk.jobs.worker.run_worker``)
   turns it into a ticket or a comment: it claims up to 16 ready mails at once and processes
   them several per transaction of at most 50 ms, each mail in a savepoint of its own
-  (``postdesk.jobs.groups``). Timed from the first accept to the last commit, and the worker
-  also delivers the acknowledgements it queued; the pipeline's own share and the worker's
-  queries per mail are printed too.
+  (``postdesk.jobs.groups``). The target line is timed from the first accept to the commit
+  of the last mail's ticket (its ``finished_at``, written in that last transaction), as
+  SPEC §5 defines ingest: raw mail -> ticket committed. Each of those transactions has
+  also composed and queued the mail's acknowledgement; the worker sends them after the
+  mail, and a second line times the run until that is done too. The pipeline's own share
+  and the worker's queries per mail are printed as well.
 * **floor**: the least any desk must do: stdlib ``email`` with ``policy.default``, the body
   and the attachments extracted, and one durable SQLite insert per mail (WAL,
   ``synchronous=FULL``, as Postdesk's database).
@@ -139,15 +142,21 @@ def run_worker_until_empty() -> None:
 
 
 def run_postdesk(mails: list[bytes]) -> dict[str, float]:
-    from django.db.models import Count
+    from django.db.models import Count, Max
+    from django.utils import timezone
 
     from postdesk.spool.models import InboundMessage
 
+    started_at = timezone.now()
     started = time.perf_counter()
     spool_all(mails)
     spooled = time.perf_counter()
     run_worker_until_empty()
     finished = time.perf_counter()
+    # The clock the target is read on stops when the last mail's ticket was committed (the
+    # processing transaction writes finished_at); the worker then still delivers the
+    # acknowledgements those transactions queued, which the "total" clock includes.
+    last_commit = InboundMessage.objects.aggregate(last=Max("finished_at"))["last"]
     statuses = dict(InboundMessage.objects.values_list("status").annotate(n=Count("id")).order_by())
     pipeline_ms = [
         float(d["processing_ms"])
@@ -155,6 +164,7 @@ def run_postdesk(mails: list[bytes]) -> dict[str, float]:
         if "processing_ms" in d
     ]
     return {
+        "to_last_ticket": (last_commit - started_at).total_seconds(),
         "total": finished - started,
         "spool": spooled - started,
         "worker": finished - spooled,
@@ -274,14 +284,18 @@ def main() -> None:
             run_pipeline_alone(mails[: args.profile], profile=True)
     helpdesk = run_helpdesk(args.helpdesk_python, args.corpus)
 
-    ours_rate = count / ours["total"]
+    ours_rate = count / ours["to_last_ticket"]
     floor_rate = count / floor
     print(f"ingest benchmark: {count} mails from {args.corpus}")
     print(f"  statuses: {ours['statuses']}")
     print(
-        f"  postdesk (spool + worker, SQLite): {ours_rate:8.1f} msgs/s"
-        f"  (spool {count / ours['spool']:.0f}/s, worker {count / ours['worker']:.0f}/s,"
-        f" pipeline {ours['pipeline_ms_mean']:.2f} ms/mail, {queries:.1f} SQL/mail)"
+        f"  postdesk raw -> ticket committed (spool + worker, SQLite): {ours_rate:8.1f} msgs/s"
+        f"  (spool {count / ours['spool']:.0f}/s, pipeline {ours['pipeline_ms_mean']:.2f}"
+        f" ms/mail, {queries:.1f} SQL/mail)"
+    )
+    print(
+        f"  postdesk until the worker has also sent the acknowledgements:"
+        f" {count / ours['total']:8.1f} msgs/s (worker {count / ours['worker']:.0f}/s)"
     )
     print(
         f"  postdesk pipeline alone (run_pipeline, 1 commit per mail, no task queue):"
