@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from postdesk.channels import views
+from postdesk.channels import inbound_views, views
 
 app_name = "channels"
 
@@ -24,4 +24,6 @@ urlpatterns = [
     path("routing/", views.routing, name="routing"),
     path("routing/<int:rule_id>/", views.routing_rule, name="routing-rule"),
     path("routing/<int:rule_id>/delete", views.routing_rule_delete, name="routing-delete"),
+    path("inbound/", inbound_views.inbound_list, name="inbound"),
+    path("inbound/<int:message_id>/", inbound_views.inbound_detail, name="inbound-detail"),
 ]
