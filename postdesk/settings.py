@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "postdesk.web",
     "postdesk.suspension",
     "postdesk.outbound",
+    "postdesk.mailboxes",
     # Serves the API docs page's Swagger UI from our own static files, not a CDN.
     "ninja",
 ]

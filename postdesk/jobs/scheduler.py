@@ -42,6 +42,7 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob("verification-timeouts", 5, "postdesk.channels.verification.check_pending"),
     PeriodicJob("purge-suspended-mail", 3600, "postdesk.suspension.services.purge_expired"),
     PeriodicJob("wake-outbox", 15, "postdesk.outbound.delivery.wake_if_due"),
+    PeriodicJob("poll-mailboxes", 60, "postdesk.mailboxes.tasks.queue_poll"),
 ]
 
 

@@ -1,0 +1,182 @@
+"""Import a mailbox's new unread mail into the spool (SPEC F17).
+
+A poll selects the folder read-only and fetches with ``BODY.PEEK[]``, so mail stays on the
+server and stays unread. It asks for messages that are UNSEEN and have a UID above
+``last_uid``; each is handed to ``spool.accept`` (transport ``imap``) and ``last_uid`` moves
+past it in the same transaction, so a crash between the two can't lose or skip a mail (and
+``accept`` is idempotent on the raw bytes, so a repeat costs nothing).
+
+When the server's ``UIDVALIDITY`` changes (the folder was recreated or rebuilt), the old UIDs
+mean nothing any more: the poll starts over from the folder's highest UID instead of
+importing the whole folder again, and logs it. A failed poll records ``last_error`` and is
+tried again at the next poll; it never raises into the scheduler or the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from imapclient import IMAPClient
+
+from postdesk.jobs import leases
+from postdesk.mail.envelope import Envelope, Transport
+from postdesk.mailboxes import sealed
+from postdesk.mailboxes.connect import ConnectError, Credentials, Server, select, session
+from postdesk.mailboxes.models import Mailbox, TlsMode
+from postdesk.spool.accept import accept
+
+logger = logging.getLogger(__name__)
+
+# Messages fetched per FETCH command: bounds memory when many large mails wait.
+FETCH_BATCH = 20
+# A poll holds its mailbox's lease this long at most, so two workers never read one mailbox
+# at once and a dead worker's lease runs out before long.
+LEASE_TTL = 600.0
+
+
+def server_of(mailbox: Mailbox) -> Server:
+    return Server(
+        host=mailbox.host,
+        port=mailbox.port,
+        tls=mailbox.tls,
+        username=mailbox.username,
+        folder=mailbox.folder,
+    )
+
+
+def credentials_of(mailbox: Mailbox) -> Credentials:
+    secret = sealed.unseal(
+        mailbox.secret_sealed,
+        host=mailbox.host,
+        username=mailbox.username,
+        kind=mailbox.secret_kind,
+    )
+    return Credentials(kind=mailbox.secret_kind, secret=secret)
+
+
+def highest_uid(client: IMAPClient, status: dict[bytes, object]) -> int:
+    """The UID below which everything in the selected folder already exists."""
+    uidnext = status.get(b"UIDNEXT")
+    if isinstance(uidnext, int) and uidnext > 0:
+        return uidnext - 1
+    return max(client.search(["ALL"]), default=0)
+
+
+def import_uids(client: IMAPClient, mailbox: Mailbox, uidvalidity: int, uids: Iterable[int]) -> int:
+    """Fetch ``uids`` (ascending) without marking them read and spool each; returns how
+    many were new to the spool."""
+    imported = 0
+    pending = sorted(uids)
+    peer_ip = _peer_ip(client)
+    for start in range(0, len(pending), FETCH_BATCH):
+        batch = pending[start : start + FETCH_BATCH]
+        fetched = client.fetch(batch, ["BODY.PEEK[]"])
+        for uid in batch:
+            raw = fetched.get(uid, {}).get(b"BODY[]")
+            with transaction.atomic():
+                if isinstance(raw, bytes):
+                    imported += 0 if _spool(mailbox, uidvalidity, uid, raw, peer_ip) else 1
+                else:
+                    # Expunged between SEARCH and FETCH: nothing to import.
+                    logger.info("mailbox %s: UID %s vanished before fetch", mailbox.pk, uid)
+                # last_uid moves in the spool row's own transaction: both or neither.
+                Mailbox.objects.filter(
+                    pk=mailbox.pk, uidvalidity=uidvalidity, last_uid__lt=uid
+                ).update(last_uid=uid)
+    return imported
+
+
+def _peer_ip(client: IMAPClient) -> str:
+    try:
+        return str(client.socket().getpeername()[0])
+    except (OSError, AttributeError, IndexError):
+        return ""
+
+
+def _spool(mailbox: Mailbox, uidvalidity: int, uid: int, raw: bytes, peer_ip: str) -> bool:
+    """Accept one mail; True when the spool already had these exact bytes."""
+    envelope = Envelope(
+        transport=Transport.IMAP,
+        # The received-at step finds the connected address here even when the mail names
+        # it nowhere in its headers (Bcc, a list).
+        rcpt_tos=(mailbox.address.email,),
+        peer_ip=peer_ip,
+        tls=mailbox.tls != TlsMode.NONE,
+        extra={
+            "mailbox": mailbox.pk,
+            "host": mailbox.host,
+            "folder": mailbox.folder,
+            "uidvalidity": uidvalidity,
+            "uid": uid,
+        },
+    )
+    return accept(raw, envelope).duplicate
+
+
+def poll_mailbox(mailbox: Mailbox) -> int:
+    """One poll of one mailbox; returns how many mails were spooled. Never raises: a failure
+    is logged and kept in ``last_error`` until a poll succeeds."""
+    holder = f"{socket.gethostname()}-{os.getpid()}"
+    lease = f"mailbox-poll-{mailbox.pk}"
+    if not leases.acquire(lease, holder, LEASE_TTL):
+        return 0  # another worker is reading this mailbox right now
+    try:
+        imported = _poll(mailbox)
+    except ConnectError as exc:
+        _record_error(mailbox, str(exc))
+        logger.warning("mailbox %s: poll failed: %s", mailbox.pk, exc)
+        return 0
+    except Exception as exc:
+        _record_error(mailbox, f"{type(exc).__name__}: {exc}")
+        logger.exception("mailbox %s: poll failed", mailbox.pk)
+        return 0
+    finally:
+        leases.release(lease, holder)
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        last_polled_at=timezone.now(), last_error="", updated_at=timezone.now()
+    )
+    if imported:
+        logger.info("mailbox %s: imported %d mail(s)", mailbox.pk, imported)
+    return imported
+
+
+def _record_error(mailbox: Mailbox, error: str) -> None:
+    now = timezone.now()
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        last_polled_at=now, last_error=error[:4000], updated_at=now
+    )
+
+
+def _poll(mailbox: Mailbox) -> int:
+    server = server_of(mailbox)
+    with session(server, credentials_of(mailbox)) as client:
+        status = select(client, server)
+        uidvalidity = int(status[b"UIDVALIDITY"])  # type: ignore[call-overload]
+        mailbox.refresh_from_db(fields=["uidvalidity", "last_uid"])
+        if mailbox.uidvalidity != uidvalidity:
+            highest = highest_uid(client, status)
+            if mailbox.uidvalidity is not None:
+                logger.warning(
+                    "mailbox %s: UIDVALIDITY of %s changed from %s to %s; starting over "
+                    "after UID %s without importing the folder again",
+                    mailbox.pk, server.folder, mailbox.uidvalidity, uidvalidity, highest,
+                )  # fmt: skip
+            Mailbox.objects.filter(pk=mailbox.pk).update(uidvalidity=uidvalidity, last_uid=highest)
+            return 0
+        last = mailbox.last_uid
+        # "n:*" always matches the highest UID even when it is below n (RFC 3501 6.4.8).
+        found = client.search(["UID", f"{last + 1}:*", "UNSEEN"])
+        return import_uids(client, mailbox, uidvalidity, [u for u in found if u > last])
+
+
+def poll_all() -> int:
+    """Poll every enabled mailbox once; returns how many mails were spooled."""
+    total = 0
+    for mailbox in Mailbox.objects.filter(enabled=True).select_related("address"):
+        total += poll_mailbox(mailbox)
+    return total
