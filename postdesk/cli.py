@@ -145,6 +145,24 @@ def cmd_inbound(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_dns(args: argparse.Namespace) -> int:
+    from postdesk.dns.names import InvalidDomain, normalise_domain
+
+    try:
+        domain = normalise_domain(args.domain)
+    except InvalidDomain as error:
+        print(f"postdesk: {args.domain!r}: {error}", file=sys.stderr)
+        return 2
+    _django()
+    from postdesk.dns.report import all_verified, apply_report, check_domain, format_report
+
+    report = check_domain(domain)
+    if args.update:
+        apply_report(report)
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+    return 0 if all_verified(report) else 1
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from postdesk.supervisor import run_all
 
@@ -192,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     inbound.add_argument("--status", help="only mail in this state (e.g. failed)")
     inbound.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     inbound.add_argument("--json", action="store_true")
+    check_dns = add(
+        "check-dns", cmd_check_dns, "check a sending domain's SPF, DKIM and DMARC records live"
+    )
+    check_dns.add_argument("domain", metavar="DOMAIN")
+    check_dns.add_argument("--json", action="store_true", help="print the SPEC §4 JSON object")
+    check_dns.add_argument(
+        "--update",
+        action="store_true",
+        help="also store the results: DKIM signing and the addresses' statuses follow the DNS",
+    )
     reprocess = add("reprocess", cmd_reprocess, "queue failed inbound mail again")
     reprocess.add_argument("ids", type=int, nargs="+")
     return parser

@@ -3,7 +3,10 @@
 List (offset or cursor pagination), show, create, update, delete, and
 ``PUT /{id}/verify`` with ``{"type": "forwarding"}`` (the default when no body is sent), which
 starts the forwarding verification exactly as the Admin Center's Verify button does;
-``"spf"`` and ``"dns"`` answer with the statuses known now (the DNS checks run elsewhere).
+``"spf"`` and ``"dns"`` run the live DNS check of the address's domain (``postdesk.dns``) and
+store what it found: ``"spf"`` the SPF status of the domain's addresses, ``"dns"`` that and
+DKIM (the keys' status, so signing follows the DNS). A hosted address is on the desk's own
+domain, whose DNS Postdesk doesn't ask its customers to publish: it answers its statuses.
 Objects carry Zendesk's fields and status values (``forwarding_status``, ``spf_status``,
 ``cname_status`` for DKIM, ``domain_verification_status``), plus Postdesk's own (``kind``,
 ``forwarding_target``, ``group_id``, ``last_verified_at``, ``last_mail_at``,
@@ -27,6 +30,8 @@ from postdesk.api.shapes import iso, resource_url
 from postdesk.channels import services, verification
 from postdesk.channels.models import SupportAddress
 from postdesk.channels.services import AddressError
+from postdesk.dns.names import InvalidDomain, normalise_domain
+from postdesk.dns.report import apply_report, check_domain
 from postdesk.tickets.models import Group
 
 router = Router(tags=["Support addresses"])
@@ -252,11 +257,22 @@ def _verify_type(request: HttpRequest) -> str:
 def verify_address(request: HttpRequest, address_id: int) -> dict[str, Any]:
     user = require_admin(request)
     address = _get(address_id)
-    if _verify_type(request) == "forwarding":
+    kind = _verify_type(request)
+    if kind == "forwarding":
         try:
             verification.start(address, requested_by=user)
         except verification.VerificationRateLimited as limited:
             raise TooManyRequests(limited.retry_after) from None
         except AddressError as error:
             raise _invalid(error) from None
+    elif address.is_external:
+        _check_dns(address.domain, kind)
     return {"recipient_address": address_json(request, _get(address.pk))}
+
+
+def _check_dns(domain: str, kind: str) -> None:
+    try:
+        name = normalise_domain(domain)
+    except InvalidDomain as error:
+        raise RecordInvalid.field("email", f"Email: {error}", "InvalidValue") from None
+    apply_report(check_domain(name), spf=True, dkim=kind == "dns")

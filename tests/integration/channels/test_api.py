@@ -4,6 +4,7 @@ Zendesk client (zenpy) against a live server."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from postdesk.channels.models import SupportAddress, VerificationAttempt, Verifi
 from postdesk.outbound.relays import locmem
 from postdesk.tickets import api_tokens
 from postdesk.tickets.models import Group, User
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +151,7 @@ def test_duplicates_email_changes_and_default_rules(api: Client, external: Suppo
 
 
 def test_verify_forwarding_spf_and_hosted(
-    api: Client, external: SupportAddress, relay: list[locmem.LocmemMail]
+    api: Client, external: SupportAddress, relay: list[locmem.LocmemMail], settings: Any
 ) -> None:
     response = _put(api, f"{BASE}/{external.pk}/verify", {"type": "forwarding"})
     assert response.status_code == 200
@@ -157,6 +159,11 @@ def test_verify_forwarding_spf_and_hosted(
     assert VerificationAttempt.objects.filter(address=external).count() == 1
     again = api.put(f"{BASE}/{external.pk}/verify")  # no body: forwarding, rate-limited now
     assert again.status_code == 429 and int(again["Retry-After"]) > 0
+    # The SPF check is live (tests/e2e/test_check_dns.py has a real DNS server): with the DNS
+    # unreachable it says nothing, so the stored status stays as it was.
+    settings.POSTDESK = dataclasses.replace(
+        settings.POSTDESK, dns_servers=(f"127.0.0.1:{free_port()}",)
+    )
     spf = _put(api, f"{BASE}/{external.pk}/verify", {"type": "spf"})
     assert spf.status_code == 200
     assert spf.json()["recipient_address"]["spf_status"] == "unknown"
@@ -167,6 +174,10 @@ def test_verify_forwarding_spf_and_hosted(
     hosted = _put(api, f"{BASE}/{system.pk}/verify", {"type": "forwarding"})
     assert hosted.status_code == 422
     assert hosted.json()["error"] == "RecordInvalid"
+    # A hosted address lives on the desk's own domain: no live check, its statuses as stored.
+    hosted_dns = _put(api, f"{BASE}/{system.pk}/verify", {"type": "dns"})
+    assert hosted_dns.status_code == 200
+    assert hosted_dns.json()["recipient_address"]["cname_status"] == "unknown"
 
 
 def test_agents_read_admins_write_strangers_get_nothing(

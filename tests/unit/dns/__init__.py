@@ -1,0 +1,1 @@
+"""The DNS checks of SPEC F13 driven by a table of records instead of a DNS server."""
