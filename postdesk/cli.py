@@ -145,6 +145,13 @@ def cmd_inbound(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mailbox(args: argparse.Namespace) -> int:
+    _django()
+    from postdesk.mailboxes.commands import run
+
+    return run(args)
+
+
 def cmd_check_dns(args: argparse.Namespace) -> int:
     from postdesk.dns.names import InvalidDomain, normalise_domain
 
@@ -222,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reprocess = add("reprocess", cmd_reprocess, "queue failed inbound mail again")
     reprocess.add_argument("ids", type=int, nargs="+")
+    mailbox = add("mailbox", cmd_mailbox, "connect and poll IMAP mailboxes (F17)")
+    from postdesk.mailboxes.commands import add_arguments as mailbox_arguments
+
+    mailbox_arguments(mailbox)
     return parser
 
 
