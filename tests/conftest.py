@@ -6,29 +6,51 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db.backends.signals import connection_created
 
-
-def _readers_never_wait_in_shared_memory(
-    sender: object, connection: object, **kwargs: object
-) -> None:
-    """The SQLite test database lives in shared-cache memory, where a reader meets a table
-    that another thread is writing with an immediate "database table is locked" instead of
-    WAL's snapshot. A page served by the live server while a worker thread holds a write
-    transaction then fails with a 500 that a file database never shows. Reading uncommitted
-    rows (a pragma that only shared-cache connections honour) gives the test threads the
-    non-blocking reads the desk has on disk."""
-    if getattr(connection, "vendor", "") == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
-        connection.connection.execute("PRAGMA read_uncommitted = 1")  # type: ignore[attr-defined]
+# How long a statement on the shared-memory test database waits for another thread's lock,
+# as SQLite's busy timeout makes the desk's database file wait.
+SHARED_MEMORY_LOCK_WAIT_SECONDS = 10.0
 
 
-connection_created.connect(_readers_never_wait_in_shared_memory)
+def _wait_while_locked(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    """Run a statement, and while another thread's shared-cache lock refuses it, try again."""
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + SHARED_MEMORY_LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return execute(sql, params, many, context)
+        except OperationalError as error:
+            # A refused statement did nothing, and SQLite keeps the transaction it was in.
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
+def _wait_for_locks_in_shared_memory(sender: object, connection: Any, **kwargs: object) -> None:
+    """The SQLite test database lives in shared-cache memory, where a statement that meets
+    another connection's table lock fails at once with "database table is locked"; SQLite's
+    busy timeout, which makes the desk's database file wait instead, does not apply there.
+    So a page the live server renders while a worker thread holds a write transaction failed
+    with a 500 that no desk shows. Each connection to that database waits, as on disk."""
+    if (
+        connection.vendor == "sqlite"
+        and connection.is_in_memory_db()
+        and _wait_while_locked not in connection.execute_wrappers
+    ):
+        connection.execute_wrappers.append(_wait_while_locked)
+
+
+connection_created.connect(_wait_for_locks_in_shared_memory)
 
 
 def free_port() -> int:

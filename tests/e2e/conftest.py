@@ -23,6 +23,7 @@ fails, and prints their logs into the report when it does):
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -255,12 +256,34 @@ def chromium() -> Iterator[ChromiumBrowser]:
 def browser_page(
     request: pytest.FixtureRequest, chromium: ChromiumBrowser, tmp_path: Path
 ) -> Iterator[Page]:
-    """A new page in a fresh browser context; on failure its screenshot is kept."""
+    """A new page in a fresh browser context; on failure its screenshot is kept, and the
+    traceback of every server error the live server logged meanwhile is printed (the page
+    itself only says "Server Error (500)")."""
+    server_errors = _ServerErrors()
+    logging.getLogger("django.request").addHandler(server_errors)
     context = chromium.new_context()
     page = context.new_page()
-    yield page
+    try:
+        yield page
+    finally:
+        logging.getLogger("django.request").removeHandler(server_errors)
     if _test_failed(request) and not page.is_closed():
         shot = tmp_path / "failure.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"\nscreenshot of the page at failure: {shot} ({page.url})")
+    if _test_failed(request):
+        for text in server_errors.texts:
+            print(f"\nserver error during the test:\n{text}")
     context.close()
+
+
+class _ServerErrors(logging.Handler):
+    """Keeps the formatted 5xx records (with their tracebacks) that ``django.request`` logs."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.setFormatter(logging.Formatter("%(message)s"))
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(self.format(record))
