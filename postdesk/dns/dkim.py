@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from postdesk.dns.resolver import Lookup, LookupFailed
+from postdesk.dns.tags import parse_tag_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +53,7 @@ def record_name(selector: str, domain: str) -> str:
 
 def parse_tags(record: str) -> dict[str, str] | None:
     """A DKIM tag-list (RFC 6376 3.2) as a dict, or None when it isn't one."""
-    tags: dict[str, str] = {}
-    for part in record.split(";"):
-        if not part.strip():
-            continue
-        name, equals, value = part.partition("=")
-        name = name.strip().lower()
-        if not equals or not name or name in tags:
-            return None
-        tags[name] = value.strip()
-    return tags
+    return parse_tag_list(record, repeats_allowed=False)
 
 
 def _plain(text: str) -> str:

@@ -21,6 +21,7 @@ from typing import Final
 from django.utils.translation import gettext as _
 
 from postdesk.dns.resolver import Lookup, LookupFailed
+from postdesk.dns.tags import parse_tag_list
 
 POLICIES: Final = ("none", "quarantine", "reject")
 
@@ -38,16 +39,8 @@ def is_dmarc(txt: str) -> bool:
 
 def parse(record: str) -> dict[str, str] | None:
     """The tags of a DMARC record, or None when it can't be parsed (RFC 7489 6.4)."""
-    tags: dict[str, str] = {}
-    for part in record.split(";"):
-        if not part.strip():
-            continue
-        name, equals, value = part.partition("=")
-        name = name.strip().lower()
-        if not equals or not name:
-            return None
-        tags.setdefault(name, value.strip())
-    if tags.get("v") != "DMARC1":
+    tags = parse_tag_list(record, repeats_allowed=True)
+    if tags is None or tags.get("v") != "DMARC1":
         return None
     return tags
 

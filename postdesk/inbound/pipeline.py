@@ -190,16 +190,7 @@ def _parse(message: InboundMessage) -> Work | None:
 
 
 def _transport(message: InboundMessage) -> dict[str, Any]:
-    return {
-        "transport": message.transport,
-        "envelope": {
-            "mail_from": message.mail_from,
-            "rcpt_tos": list(message.rcpt_tos),
-            "peer_ip": message.peer_ip,
-            "helo": message.helo,
-            "tls": message.tls,
-        },
-    }
+    return {"transport": message.transport, "envelope": message.envelope_json()}
 
 
 def _received_at(work: Work) -> None:

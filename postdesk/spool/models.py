@@ -3,7 +3,7 @@ became of it."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils import timezone
@@ -56,3 +56,13 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"inbound {self.pk} ({self.status})"
+
+    def envelope_json(self) -> dict[str, Any]:
+        """The SMTP envelope as stored in a mail's processing record."""
+        return {
+            "mail_from": self.mail_from,
+            "rcpt_tos": list(self.rcpt_tos),
+            "peer_ip": self.peer_ip,
+            "helo": self.helo,
+            "tls": self.tls,
+        }
