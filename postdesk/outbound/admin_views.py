@@ -1,18 +1,25 @@
 """Admin pages of the outbound side: the notification texts an admin may rewrite, and each
-sending domain's DKIM keys with the exact DNS records to publish (SPEC F12, F13)."""
+sending domain's DKIM keys with the exact DNS records to publish, the SPF and DMARC records
+to go with them, and a "Check DNS now" that runs the live check (SPEC F12, F13)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from postdesk.channels.models import AddressKind, SupportAddress
+from postdesk.dns import report as dns_report
 from postdesk.outbound import dkim_keys, notifications
 from postdesk.outbound.models import DkimKey, NotificationTemplate
 from postdesk.web.access import admin_required
@@ -109,14 +116,78 @@ def _sending_domains() -> list[str]:
     return sorted(domains)
 
 
+STATUS_LABELS = {
+    "verified": gettext_lazy("verified"),
+    "failed": gettext_lazy("failed"),
+    "unknown": gettext_lazy("unknown"),
+}
+
+
+def _check_session_key(domain: str) -> str:
+    return f"postdesk.dns_check.{domain}"
+
+
+def _last_check(request: HttpRequest, domain: str) -> dict[str, Any] | None:
+    """The last check of ``domain`` kept in the session, with labels for the template."""
+    stored = request.session.get(_check_session_key(domain))
+    if not isinstance(stored, dict) or "report" not in stored:
+        return None
+    report = stored["report"]
+
+    def part(data: dict[str, Any]) -> dict[str, Any]:
+        status = str(data.get("status", "unknown"))
+        return {**data, "status": status, "label": STATUS_LABELS.get(status, status)}
+
+    return {
+        "checked_at": datetime.fromisoformat(stored["checked_at"]),
+        "spf": part(report["spf"]),
+        "dkim": {
+            **part(report["dkim"]),
+            "selectors": [part(s) for s in report["dkim"]["selectors"]],
+        },
+        "dmarc": part(report["dmarc"]),
+    }
+
+
 @admin_required
 @require_http_methods(["GET"])
 def dkim_list(request: HttpRequest) -> HttpResponse:
     domains = [
-        {"domain": domain, "records": dkim_keys.dns_records(domain)}
+        {
+            "domain": domain,
+            "records": dkim_keys.dns_records(domain),
+            "check": _last_check(request, domain),
+        }
         for domain in _sending_domains()
     ]
-    return render(request, "outbound/admin/dkim.html", {"domains": domains})
+    return render(
+        request,
+        "outbound/admin/dkim.html",
+        {"domains": domains, "spf_include": settings.POSTDESK.spf_include},
+    )
+
+
+@admin_required
+@require_POST
+def dns_check(request: HttpRequest) -> HttpResponse:
+    """Run the live DNS check of one sending domain and make signing follow it.
+
+    The report goes into the session rather than the database: it is a snapshot for the
+    admin who asked, and what matters for sending (key and SPF statuses) is stored by
+    ``apply_report``. An unreachable DNS comes back as ``unknown`` problems, not an error,
+    and ``apply_report`` leaves everything as it was in that case. The problems are kept as
+    worded in the language of the request that ran the check.
+    """
+    domain = request.POST.get("domain", "")
+    if domain not in _sending_domains():
+        raise Http404
+    report = dns_report.check_domain(domain)
+    dns_report.apply_report(report)
+    request.session[_check_session_key(domain)] = {
+        "report": report,
+        "checked_at": timezone.now().isoformat(),
+    }
+    return redirect("dkim-keys")
 
 
 @admin_required

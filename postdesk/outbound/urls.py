@@ -13,4 +13,5 @@ urlpatterns = [
     ),
     path("admin/dkim/", admin_views.dkim_list, name="dkim-keys"),
     path("admin/dkim/generate/", admin_views.dkim_generate, name="dkim-generate"),
+    path("admin/dkim/check/", admin_views.dns_check, name="dns-check"),
 ]
