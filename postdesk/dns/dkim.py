@@ -86,10 +86,7 @@ def check_selector(domain: str, expected: ExpectedKey, lookup: Lookup) -> Select
         return SelectorResult(
             expected.selector,
             "unknown",
-            [
-                _("Could not look up %(type)s %(name)s: %(reason)s")
-                % {"type": failed.record_type, "name": failed.name, "reason": failed.reason}
-            ],
+            [failed.problem],
         )
     if not records:
         if cnames:

@@ -53,10 +53,7 @@ def check_dmarc(domain: str, lookup: Lookup, *, dkim_verified: bool) -> DmarcRes
         return DmarcResult(
             "unknown",
             None,
-            [
-                _("Could not look up %(type)s %(name)s: %(reason)s")
-                % {"type": failed.record_type, "name": failed.name, "reason": failed.reason}
-            ],
+            [failed.problem],
         )
     if not records:
         return DmarcResult(

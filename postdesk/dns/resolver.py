@@ -21,6 +21,7 @@ import dns.exception
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
+from django.utils.translation import gettext as _
 
 Lookup = Callable[[str, str], list[str]]
 
@@ -36,6 +37,15 @@ class LookupFailed(Exception):
         self.name = name
         self.record_type = record_type
         self.reason = reason
+
+    @property
+    def problem(self) -> str:
+        """The failure in the words every check reports it with."""
+        return _("Could not look up %(type)s %(name)s: %(reason)s") % {
+            "type": self.record_type,
+            "name": self.name,
+            "reason": self.reason,
+        }
 
 
 def parse_server(server: str) -> tuple[str, int]:
@@ -80,16 +90,16 @@ def resolver_lookup(resolver: dns.resolver.Resolver) -> Lookup:
     def lookup(name: str, record_type: str) -> list[str]:
         nonlocal timed_out
         if timed_out:
-            raise LookupFailed(name, record_type, "no answer in time")
+            raise LookupFailed(name, record_type, _("no answer in time"))
         try:
             answer = resolver.resolve(name, record_type, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
         except dns.exception.Timeout:
             timed_out = True
-            raise LookupFailed(name, record_type, "no answer in time") from None
+            raise LookupFailed(name, record_type, _("no answer in time")) from None
         except dns.resolver.NoNameservers:
-            raise LookupFailed(name, record_type, "the DNS server failed or refused") from None
+            raise LookupFailed(name, record_type, _("the DNS server failed or refused")) from None
         except dns.exception.DNSException as error:
             raise LookupFailed(name, record_type, str(error) or type(error).__name__) from None
         if record_type.upper() == "TXT":

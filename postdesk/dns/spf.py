@@ -223,10 +223,7 @@ def check_spf(domain: str, desk_include: str, lookup: Lookup) -> SpfResult:
             "unknown",
             None,
             0,
-            [
-                _("Could not look up %(type)s %(name)s: %(reason)s")
-                % {"type": failed.record_type, "name": failed.name, "reason": failed.reason}
-            ],
+            [failed.problem],
         )
     problems = _record_problems(domain, desk_include, walk)
     return SpfResult("failed" if problems else "verified", record, walk.lookups, problems)
