@@ -94,6 +94,18 @@ def _fresh_snapshots() -> Iterator[None]:
     clear_all()
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A request in Korean leaves Korean active in the thread (LocaleMiddleware activates the
+    request's language and nothing deactivates it): each test starts and ends in the default
+    language, so a test's wording never depends on the test that ran before it."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def mail() -> Callable[..., bytes]:
     return make_mail
