@@ -160,6 +160,11 @@ class ProtectionSettings(models.Model):
         choices=[(profile.value, profile.value) for profile in AuthProfile],
         default=AuthProfile.DEFAULT,
     )
+    # Forwarders whose word on a mail's authentication counts (SPEC F11): an entry matches an
+    # ARC sealer's domain (d=) and, for mail handed over by a local MTA, the authserv-id of its
+    # Authentication-Results, itself or as a parent domain ("google.com" covers
+    # "mx.google.com").
+    trusted_forwarders = models.JSONField(default=list, blank=True)
     too_many_ccs_threshold = models.PositiveIntegerField(default=100)
     max_message_size = models.PositiveBigIntegerField(default=50 * 1024 * 1024)
     flood_limit = models.PositiveIntegerField(default=20)
