@@ -32,11 +32,14 @@ _DEFAULT_PORT: Final = 53
 class LookupFailed(Exception):
     """The DNS gave no answer for a name (timeout, SERVFAIL, unreachable server)."""
 
-    def __init__(self, name: str, record_type: str, reason: str) -> None:
+    def __init__(
+        self, name: str, record_type: str, reason: str, *, timed_out: bool = False
+    ) -> None:
         super().__init__(f"{record_type} {name}: {reason}")
         self.name = name
         self.record_type = record_type
         self.reason = reason
+        self.timed_out = timed_out
 
     @property
     def problem(self) -> str:
@@ -79,25 +82,43 @@ def make_resolver(
 
 
 def resolver_lookup(resolver: dns.resolver.Resolver) -> Lookup:
-    """A :class:`Lookup` answered by ``resolver``.
+    """A :class:`Lookup` answered by ``resolver``, giving up after its first timeout (see
+    :func:`giving_up_after_timeout`): what one check of one domain or one mail should use."""
+    return giving_up_after_timeout(answering_lookup(resolver))
 
-    Once a query has timed out, the lookup's later queries fail at once with the same reason:
-    servers that didn't answer one name in time won't answer the next, and a check of one
-    domain makes a dozen queries that would each wait out the timeout.
-    """
-    timed_out = False
+
+def giving_up_after_timeout(lookup: Lookup) -> Lookup:
+    """``lookup``, except that once a query has timed out, later queries fail at once with the
+    same reason: servers that didn't answer one name in time won't answer the next, and a
+    check of one domain (or of one mail's signatures) makes a dozen queries that would each
+    wait out the timeout."""
+    timed_out: LookupFailed | None = None
+
+    def lookup_once_answering(name: str, record_type: str) -> list[str]:
+        nonlocal timed_out
+        if timed_out is not None:
+            raise LookupFailed(name, record_type, timed_out.reason, timed_out=True)
+        try:
+            return lookup(name, record_type)
+        except LookupFailed as failure:
+            if failure.timed_out:
+                timed_out = failure
+            raise
+
+    return lookup_once_answering
+
+
+def answering_lookup(resolver: dns.resolver.Resolver) -> Lookup:
+    """A :class:`Lookup` answered by ``resolver``, each query on its own: for a long-lived
+    process, where one timeout must not silence the lookups of later mails."""
 
     def lookup(name: str, record_type: str) -> list[str]:
-        nonlocal timed_out
-        if timed_out:
-            raise LookupFailed(name, record_type, _("no answer in time"))
         try:
             answer = resolver.resolve(name, record_type, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
         except dns.exception.Timeout:
-            timed_out = True
-            raise LookupFailed(name, record_type, _("no answer in time")) from None
+            raise LookupFailed(name, record_type, _("no answer in time"), timed_out=True) from None
         except dns.resolver.NoNameservers:
             raise LookupFailed(name, record_type, _("the DNS server failed or refused")) from None
         except dns.exception.DNSException as error:

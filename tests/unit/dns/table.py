@@ -15,12 +15,12 @@ class TableLookup:
     def __init__(
         self, records: Mapping[str, Mapping[str, Sequence[str]]], failing: Iterable[str] = ()
     ) -> None:
-        self.records = records
+        self.records: dict[str, Mapping[str, Sequence[str]]] = dict(records)
         self.failing = set(failing)
         self.asked: list[tuple[str, str]] = []
 
     def __call__(self, name: str, record_type: str) -> list[str]:
         self.asked.append((name, record_type))
         if name in self.failing:
-            raise LookupFailed(name, record_type, "no answer in time")
+            raise LookupFailed(name, record_type, "no answer in time", timed_out=True)
         return list(self.records.get(name, {}).get(record_type, []))
