@@ -71,7 +71,7 @@ def evaluate(raw: bytes, connection: Connection, trust: Trust, lookup: Lookup) -
     spf_part = {"result": spf_check.result, "domain": spf_check.domain, "aligned": spf_aligned}
 
     arc_check = verify_chain(mail, lookup)
-    arc_trusted = bool(arc_check.sealer) and arc_check.sealer in trust.arc_sealers
+    arc_trusted = trust.trusts_sealer(arc_check.sealer)
     arc_report = parse_report(arc_check.aar) if arc_check.result == "pass" and arc_trusted else None
     arc_dmarc = arc_report.first("dmarc") if arc_report else None
     arc_part = {
@@ -143,9 +143,9 @@ def _dmarc_result(record: DmarcRecord, *, own_pass: bool) -> str:
 def _trusted_upstream(values: list[str], trust: Trust) -> Report | None:
     """The topmost Authentication-Results of a trusted authserv-id, if it parses."""
     for value in values:
-        if authserv_id(value) in trust.authserv_ids:
+        if trust.trusts_authserv_id(authserv_id(value)):
             report = parse_report(value)
-            return report if report and report.authserv_id in trust.authserv_ids else None
+            return report if report and trust.trusts_authserv_id(report.authserv_id) else None
     return None
 
 

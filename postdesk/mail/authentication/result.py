@@ -35,6 +35,19 @@ class Trust:
     # the sender, so SPF is not evaluated against it.
     check_spf: bool = True
 
+    def trusts_sealer(self, domain: str) -> bool:
+        return _listed(domain, self.arc_sealers)
+
+    def trusts_authserv_id(self, authserv_id: str) -> bool:
+        return _listed(authserv_id, self.authserv_ids)
+
+
+def _listed(name: str, entries: frozenset[str]) -> bool:
+    """``name`` is an entry or under one: an admin trusting "google.com" means the seals of
+    google.com and the results of mx.google.com alike."""
+    name = name.strip().rstrip(".").lower()
+    return bool(name) and any(name == entry or name.endswith("." + entry) for entry in entries)
+
 
 def _spf_default() -> dict[str, Any]:
     return {"result": "not_checked", "domain": "", "aligned": False}

@@ -78,6 +78,13 @@ def test_the_same_chain_from_an_untrusted_sealer_is_not_used() -> None:
     assert result.verdict == "fail"
 
 
+def test_trusting_a_parent_domain_trusts_its_sealers_but_not_look_alikes() -> None:
+    parent = Trust(arc_sealers=frozenset({"forwarder.net"}), check_spf=False)
+    assert evaluate(forwarded(), FORWARDER, parent, dns(records())).verdict == "pass"
+    look_alike = Trust(arc_sealers=frozenset({"der.net", "s.forwarder"}), check_spf=False)
+    assert evaluate(forwarded(), FORWARDER, look_alike, dns(records())).verdict == "fail"
+
+
 def test_a_broken_chain_is_not_used() -> None:
     raw = forwarded().replace(b"Subject: Test", b"Subject: Changed after sealing")
     result = evaluate(raw, FORWARDER, TRUSTED, dns(records()))

@@ -59,6 +59,14 @@ def test_a_trusted_id_below_the_topmost_trusted_one_is_ignored() -> None:
     assert result.upstream["dmarc"] == "fail"
 
 
+def test_trusting_a_domain_trusts_the_servers_under_it() -> None:
+    raw = with_results("mx.postdesk.example; dmarc=pass header.from=example.com")
+    parent = Trust(authserv_ids=frozenset({"postdesk.example"}), check_spf=False)
+    assert evaluate(raw, Connection(), parent, dns()).verdict == "pass"
+    look_alike = Trust(authserv_ids=frozenset({"desk.example"}), check_spf=False)
+    assert evaluate(raw, Connection(), look_alike, dns()).verdict == "fail"
+
+
 def test_an_untrusted_id_is_ignored() -> None:
     raw = with_results("mx.attacker.example; dmarc=pass header.from=example.com")
     result = evaluate(raw, Connection(), OURS, dns())
