@@ -101,9 +101,7 @@ def inbound_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             "record": record,
             "status_label": STATUS_LABELS.get(message.status, message.status),
             "can_reprocess": message.status in REPROCESSABLE,
-            # report.record() has no key of its own for authentication results; shown
-            # from the diagnostics when the pipeline stored them (as the ticket page does).
-            "authentication": record["diagnostics"].get("authentication") or {},
+            "authentication": record["authentication"],
         },
     )
 

@@ -5,9 +5,9 @@
 or not at all. It is a row of small steps, one per concern, that share a ``Work`` record
 (Mailman's ``msgdata``):
 
-    parse → received-at → requester → forwarding chain → CCs → protection → threading →
-    duplicate check → ticket → comment (+ attachments, cid images) → CCs linked →
-    support address touched → notifications
+    parse → received-at → requester → forwarding chain → CCs → authentication →
+    protection → threading → duplicate check → ticket → comment (+ attachments, cid
+    images) → CCs linked → support address touched → notifications
 
 Every decision and each step's time is written into ``message.diagnostics``, the record an
 admin reads to see how the mail was handled: transport, envelope, matched_via, requester
@@ -31,16 +31,18 @@ from django.utils import timezone
 
 from postdesk.channels import routing
 from postdesk.channels.models import SupportAddress
-from postdesk.inbound import content, people, protection, rows
+from postdesk.inbound import authentication, content, people, protection, rows
 from postdesk.inbound.channels_step import handle_channel_mail
 from postdesk.inbound.forwarding import forwarding_trace
 from postdesk.inbound.threading import ThreadMatch, find_ticket
 from postdesk.mail import received_at as received_at_rules
 from postdesk.mail.parse import Address, ParsedMail, ParseError, Part, parse
+from postdesk.mail.rules.base import AuthProfile
 from postdesk.mail.verdict import Action, Verdict
 from postdesk.outbound.services import notify_new_ticket
 from postdesk.snapshots import Snapshot
 from postdesk.spool.models import InboundMessage, InboundStatus
+from postdesk.suspension import policy
 from postdesk.tickets import blobs
 from postdesk.tickets.models import Attachment, Comment, Status, Ticket, User, Via
 
@@ -77,6 +79,7 @@ class Work:
 
     message: InboundMessage
     parsed: ParsedMail
+    raw: bytes = b""
     diagnostics: dict[str, Any] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -87,6 +90,9 @@ class Work:
     # Whether the mail may act as the agent who sent it. Never when Reply-To names an agent;
     # the protection step also withdraws it when the mail fails authentication (SPEC F11).
     agent_rights: bool = False
+    # The verdict of the authentication step: "pass", "fail", "temperror", "none", or "" when
+    # the admin switched checks off.
+    authentication: str = ""
     verdict: Verdict = field(default_factory=lambda: Verdict(action=Action.ACCEPT))
     match: ThreadMatch | None = None
     _comment_text: tuple[str, str] | None = field(default=None, init=False, repr=False)
@@ -137,6 +143,8 @@ def process(message: InboundMessage) -> None:
         _requester(work)
     _forwarding_chain(work)
     _cc_addresses(work)
+    with work.timed("authentication"):
+        _authenticate(work)
     with work.timed("protection"):
         work.verdict = _protect(work)
     if work.verdict.action in _FINAL_STATUS:
@@ -169,8 +177,9 @@ def _parse(message: InboundMessage) -> Work | None:
     """The parsed mail, or None after recording why it can't be one (a visible failure that
     an admin can reprocess; the raw bytes stay in the spool)."""
     started = time.perf_counter()
+    raw = bytes(message.raw)
     try:
-        parsed = parse(bytes(message.raw))
+        parsed = parse(raw)
     except ParseError as error:
         message.status = InboundStatus.FAILED
         diagnostics = _transport(message)
@@ -178,7 +187,7 @@ def _parse(message: InboundMessage) -> Work | None:
         diagnostics["internal_error"] = error.internal
         message.diagnostics = content.db_json(diagnostics)
         return None
-    work = Work(message, parsed)
+    work = Work(message, parsed, raw)
     work.timings["parse"] = round((time.perf_counter() - started) * 1000, 3)
     work.diagnostics.update(_transport(message))
     work.diagnostics.update(
@@ -303,12 +312,29 @@ def _cc_addresses(work: Work) -> None:
         work.ccs = work.ccs[:MAX_CCS]
 
 
+def _authenticate(work: Work) -> None:
+    """SPEC F11: SPF, DKIM, DMARC and ARC, stored with the mail and shown to admins; the
+    protection step reads the verdict. Only a mail that passes may act with an agent's
+    rights (SPEC F8), unless the admin switched the checks off or an agent recovered the
+    mail from the suspended queue after reading it."""
+    row, rule_settings = policy.snapshot()
+    if rule_settings.auth_profile == AuthProfile.OFF:
+        work.diagnostics["authentication"] = {"verdict": "not_checked"}
+        return
+    result = authentication.check(work.message, work.raw, row.trusted_forwarders)
+    work.authentication = result.verdict
+    work.diagnostics["authentication"] = content.db_json(result.as_json())
+    if result.verdict != "pass" and work.agent_rights and not protection.recovering(work.message):
+        work.agent_rights = False
+        work.diagnostics["agent_rights"] = False
+
+
 def _protect(work: Work) -> Verdict:
     """The protection step (``postdesk.inbound.protection``: loops, automated mail, bounces,
     authentication, rate limits; SPEC F10/F11). Drop, bounce and suspend end here with the
     mail's status (the queue entry or drop record is written by the step); accept without
     notifications goes on but sends nothing and, per the verdict, reopens nothing."""
-    screening = protection.screen(work.message, work.parsed)
+    screening = protection.screen(work.message, work.parsed, authentication=work.authentication)
     work.diagnostics["protection"] = screening.diagnostics
     return screening.verdict
 

@@ -2,8 +2,9 @@
 mail and about itself goes into the pure rules of `postdesk.mail`, and their verdict is
 carried out here.
 
-* `facts_for(message, parsed)` fills `MailFacts`: the mail's own facts, plus the desk's
-  support addresses, domain, agents, loop header instance and signed Message-IDs.
+* `facts_for(message, parsed)` fills `MailFacts`: the mail's own facts and the verdict of
+  the authentication step, plus the desk's support addresses, domain, agents, loop header
+  instance and signed Message-IDs.
 * `decide_for(message, parsed)` runs the rules with the admin's settings and the shared rate
   limits. A mail being recovered from the suspended queue is let through (see `recovering`).
 * `suspend`, `record_drop` and `hand_to_bounce_handler` carry out the three verdicts that end
@@ -82,7 +83,10 @@ def instance_id() -> str:
 # --- facts -------------------------------------------------------------------------------
 
 
-def facts_for(message: InboundMessage, parsed: ParsedMail) -> MailFacts:
+def facts_for(
+    message: InboundMessage, parsed: ParsedMail, *, authentication: str = ""
+) -> MailFacts:
+    """``authentication`` is the verdict of the authentication step ("" when not evaluated)."""
     mail_from = _envelope_sender(message, parsed)
     return MailFacts(
         headers=parsed.headers,
@@ -99,6 +103,7 @@ def facts_for(message: InboundMessage, parsed: ParsedMail) -> MailFacts:
         in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
         references=tuple(parsed.references),
         is_bounce=_is_bounce(bytes(message.raw), mail_from),
+        authentication=authentication,
         own_addresses=_own_addresses(),
         own_domains=frozenset({settings.POSTDESK.mail_domain}),
         loop_header_name=LOOP_HEADER,
@@ -187,8 +192,8 @@ def recovering(message: InboundMessage) -> bool:
     return bool((message.diagnostics or {}).get(RECOVERY_MARK))
 
 
-def decide_for(message: InboundMessage, parsed: ParsedMail) -> Verdict:
-    facts = facts_for(message, parsed)
+def decide_for(message: InboundMessage, parsed: ParsedMail, *, authentication: str = "") -> Verdict:
+    facts = facts_for(message, parsed, authentication=authentication)
     row, rule_settings = policy.snapshot()
     if recovering(message):
         # Every holding verdict becomes "accept"; automation still switches notifications
@@ -303,8 +308,8 @@ class Screening:
     diagnostics: dict[str, Any]
 
 
-def screen(message: InboundMessage, parsed: ParsedMail) -> Screening:
-    verdict = decide_for(message, parsed)
+def screen(message: InboundMessage, parsed: ParsedMail, *, authentication: str = "") -> Screening:
+    verdict = decide_for(message, parsed, authentication=authentication)
     diagnostics = describe(verdict)
     if recovering(message):
         diagnostics["recovered"] = message.diagnostics[RECOVERY_MARK]

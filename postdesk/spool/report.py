@@ -3,8 +3,9 @@
 ``recent()`` lists the latest mail the desk acknowledged, ``summary()`` is one mail's line
 in such a list and ``record()`` its whole processing record: transport and envelope, the
 support address it was received at and how that was decided (``matched_via``), the
-requester rule, the threading rule that matched, the verdict with the protection rule
-behind it, flags, the ticket it made, the error that stopped it, and each step's time.
+requester rule, the threading rule that matched, the authentication result (SPEC F11), the
+verdict with the protection rule behind it, flags, the ticket it made, the error that stopped
+it, and each step's time.
 
 Both return plain JSON-ready dicts with stable keys: ``postdesk inbound`` prints them (as
 text or ``--json``) and the Admin Center renders them. The values come from the spool row
@@ -114,6 +115,7 @@ def record(message: InboundMessage) -> dict[str, Any]:
         "requester": diagnostics.get("requester"),
         "requester_rule": diagnostics.get("requester_rule"),
         "threading": diagnostics.get("threading"),
+        "authentication": diagnostics.get("authentication") or {},
         "cause": _cause(message),
         "protection_hits": protection.get("hits") or [],
         "flags": diagnostics.get("flags") or [],
@@ -157,6 +159,28 @@ def format_summaries(lines: list[dict[str, Any]]) -> str:
     )
 
 
+def _authentication(result: dict[str, Any]) -> str | None:
+    """The authentication result in one line: verdict, reason, then SPF/DKIM/DMARC/ARC."""
+    verdict = result.get("verdict")
+    if not verdict:
+        return None
+    if verdict == "not_checked":
+        return "not checked (authentication profile off)"
+    signatures = ", ".join(
+        f"{signature.get('result')} d={signature.get('domain')}"
+        for signature in result.get("dkim") or []
+    )
+    parts = [
+        f"SPF {(result.get('spf') or {}).get('result') or '—'}",
+        f"DKIM {signatures or 'none'}",
+        f"DMARC {(result.get('dmarc') or {}).get('result') or '—'}",
+    ]
+    arc = result.get("arc") or {}
+    if arc.get("result") not in (None, "", "none"):
+        parts.append(f"ARC {arc['result']} by {arc.get('sealer') or '—'}")
+    return f"{verdict}: {result.get('reason', '')} [{'; '.join(parts)}]"
+
+
 def format_record(report: dict[str, Any]) -> str:
     """``record()`` as labelled lines for the terminal, in the order the mail went."""
     envelope = report["envelope"]
@@ -193,6 +217,7 @@ def format_record(report: dict[str, Any]) -> str:
         ),
         ("Forwarding hops", report["forwarding_hops"] or None),
         ("Threading", report["threading"]),
+        ("Authentication", _authentication(report["authentication"])),
         ("Verdict", report["verdict"]),
         ("Because", report["cause"]),
         ("Flags", ", ".join(report["flags"]) or None),

@@ -40,9 +40,11 @@ def test_a_reply_to_naming_an_agent_does_not_give_the_mail_agent_rights(mail, de
     assert message.diagnostics["requester_rule"] == "from (reply-to names an agent)"
 
 
-def test_an_agent_writing_from_their_own_address_keeps_agent_rights(mail, deliver):
+def test_an_agent_writing_from_their_own_address_keeps_agent_rights(mail, deliver, dkim_sign):
+    # Signed by the agent's domain: only mail that passes authentication may act as an agent
+    # (SPEC F8, F11; tests/integration/inbound/test_authentication.py has the rest).
     agent = make_agent()
-    message = deliver(mail(sender=f"Agent <{agent.email}>"))
+    message = deliver(dkim_sign(mail(sender=f"Agent <{agent.email}>"), "example.com"))
     assert message.diagnostics["agent_rights"] is True
 
 

@@ -421,6 +421,18 @@ def test_authentication_profiles() -> None:
     assert rule.check(facts(AGENT, authentication="fail"), off) is None
 
 
+def test_an_agent_claim_the_dns_left_undecided_waits_in_the_queue() -> None:
+    rule = FailedAuthentication()
+    hit = rule.check(facts(AGENT, authentication="temperror"), CONTEXT)
+    assert (
+        hit is not None and hit.reason == "claims agent agent@acme.test, could not be authenticated"
+    )
+    # Anyone else's undecided check holds nothing, not even under the strict profile.
+    strict = RuleContext(settings=RuleSettings(auth_profile=AuthProfile.STRICT))
+    assert rule.check(facts(PERSON, authentication="temperror"), strict) is None
+    assert rule.check(facts(AGENT, authentication="none"), CONTEXT) is None
+
+
 def test_action_overrides_from_settings() -> None:
     settings = RuleSettings(actions=(("automated", "suspend"),))
     verdict = decide(facts(mail("Precedence: bulk")), settings=settings)
