@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('suspension', '0001_initial'),
+        ("suspension", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='protectionsettings',
-            name='trusted_forwarders',
+            model_name="protectionsettings",
+            name="trusted_forwarders",
             field=models.JSONField(blank=True, default=list),
         ),
     ]
