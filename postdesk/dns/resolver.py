@@ -14,6 +14,8 @@ TCP when an answer comes back truncated, as dnspython does on its own.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -106,6 +108,32 @@ def giving_up_after_timeout(lookup: Lookup) -> Lookup:
             raise
 
     return lookup_once_answering
+
+
+def resting_after_timeout(
+    lookup: Lookup, rest_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+) -> Lookup:
+    """``lookup`` for a long-lived process: after a timeout, every query of the next
+    ``rest_seconds`` fails at once with the same reason, then the servers are asked again.
+    While the DNS is down, a worker then pays one timeout per rest instead of one per mail,
+    and keeps processing mail at its usual pace."""
+    lock = threading.Lock()
+    resting: tuple[float, LookupFailed] | None = None
+
+    def lookup_unless_resting(name: str, record_type: str) -> list[str]:
+        nonlocal resting
+        with lock:
+            if resting is not None and clock() < resting[0]:
+                raise LookupFailed(name, record_type, resting[1].reason, timed_out=True)
+        try:
+            return lookup(name, record_type)
+        except LookupFailed as failure:
+            if failure.timed_out:
+                with lock:
+                    resting = (clock() + rest_seconds, failure)
+            raise
+
+    return lookup_unless_resting
 
 
 def answering_lookup(resolver: dns.resolver.Resolver) -> Lookup:

@@ -9,9 +9,10 @@ the admin trusts, handed to `postdesk.mail.authentication.evaluate`.
   an address that is not a global one), because on mail that came straight from the Internet
   anyone could have written them.
 * `mail_lookup()` is the DNS every check asks: the servers of ``POSTDESK_DNS`` through one
-  cache per process (the same keys and DMARC records come back mail after mail), and for one
-  mail, after a first timeout every later query fails at once, so a DNS outage costs a mail
-  one timeout, not one per signature. Tests replace it with a lookup table.
+  cache per process (the same keys and DMARC records come back mail after mail). After a
+  timeout the process doesn't ask again for 30 seconds and, within one mail, not at all, so a
+  DNS outage costs the worker one timeout now and then instead of one per query; those mails
+  get ``temperror``. Tests replace it with a lookup table.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from postdesk.dns.cache import cached
-from postdesk.dns.resolver import Lookup, answering_lookup, giving_up_after_timeout, make_resolver
+from postdesk.dns.resolver import (
+    Lookup,
+    answering_lookup,
+    giving_up_after_timeout,
+    make_resolver,
+    resting_after_timeout,
+)
 from postdesk.mail.authentication import AuthResult, Connection, Trust, evaluate
 from postdesk.mail.envelope import Transport
 from postdesk.spool.models import InboundMessage
@@ -41,7 +48,9 @@ def mail_lookup() -> Lookup:
     servers = tuple(settings.POSTDESK.dns_servers)
     shared = _SHARED.get(servers)
     if shared is None:
-        shared = _SHARED[servers] = cached(answering_lookup(make_resolver(servers)))
+        shared = _SHARED[servers] = cached(
+            resting_after_timeout(answering_lookup(make_resolver(servers)))
+        )
     return giving_up_after_timeout(shared)
 
 
