@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Session
@@ -227,6 +227,18 @@ class _Journalled:
         self.journal.close()
 
 
+class _SizeReplies:
+    """aiosmtpd refuses an oversize mail itself, at ``MAIL FROM ... SIZE=`` and when DATA
+    runs over, with "552 Error: ..." and no enhanced status code; MTAs read RFC 3463's
+    ``5.3.4`` to tell "too big" from other permanent failures, so those replies become
+    ours."""
+
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str) and status.startswith("552 Error:"):
+            status = statuscodes.TOO_LARGE
+        await super().push(status)  # type: ignore[misc]
+
+
 class _AddressParsing:
     """MAIL and RCPT address parsing without aiosmtpd's cost: its ``_getaddr`` defines a
     ``typing.Protocol`` class on every call, which under load was a twentieth of smtpd's
@@ -249,7 +261,7 @@ class _AddressParsing:
         return address, rest
 
 
-class DeskSMTP(_AddressParsing, SMTP):
+class DeskSMTP(_SizeReplies, _AddressParsing, SMTP):
     """SMTP with long DATA lines allowed (real mail has them) and XFORWARD from loopback,
     which ``postdesk deliver`` uses to say the mail came through an MTA pipe."""
 
@@ -268,7 +280,7 @@ class DeskSMTP(_AddressParsing, SMTP):
         await self.push("250 2.0.0 Ok")
 
 
-class DeskLMTP(_AddressParsing, LMTP):
+class DeskLMTP(_SizeReplies, _AddressParsing, LMTP):
     line_length_limit = Limits.max_line_length
 
 

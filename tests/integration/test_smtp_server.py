@@ -78,9 +78,20 @@ def test_oversize_mail_gets_552(transactional_db, mail):
         client.ehlo()
         client.mail("ada@example.com")
         client.rcpt("support@desk.test")
-        code, _reply = client.data(mail(body="x" * 3000))
-    assert code == 552
+        code, reply = client.data(mail(body="x" * 3000))
+    assert (code, reply) == (552, b"5.3.4 Message too big for system")
     assert InboundMessage.objects.count() == 0
+
+
+def test_a_declared_size_over_the_limit_gets_552_at_mail_from(transactional_db):
+    with (
+        LiveSMTP(max_message_size=2000) as server,
+        smtplib.SMTP("127.0.0.1", server.port) as client,
+    ):
+        client.ehlo()
+        assert client.has_extn("size") and client.esmtp_features["size"] == "2000"
+        code, reply = client.docmd("MAIL FROM:<ada@example.com> SIZE=5000")
+    assert (code, reply) == (552, b"5.3.4 Message too big for system")
 
 
 def test_too_many_recipients_get_452(transactional_db):
