@@ -29,7 +29,8 @@ PROFILE_LABELS: dict[str, Promise] = {
 }
 PROFILE_DESCRIPTIONS: dict[str, Promise] = {
     AuthProfile.OFF: _(
-        "No checks. Mail from an agent's address acts with agent rights, as before."
+        "No checks. Any mail from an agent's address acts with the agent's rights, even a "
+        "forged one."
     ),
     AuthProfile.DEFAULT: _(
         "Every mail's SPF, DKIM, DMARC and ARC results are checked and shown on the ticket. "
