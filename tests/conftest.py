@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.db.backends.signals import connection_created
 
+from tests.dkim_keys import rsa_key
 from tests.unit.dns.table import TableLookup
 
 # How long a statement on the shared-memory test database waits for another thread's lock,
@@ -119,33 +120,13 @@ def inbound_dns(monkeypatch: pytest.MonkeyPatch) -> TableLookup:
     return table
 
 
-@pytest.fixture(scope="session")
-def _dkim_key() -> tuple[bytes, str]:
-    """One RSA key for the session's signed test mail: (private PEM, its DKIM TXT record)."""
-    import base64
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
-
-
 @pytest.fixture
-def dkim_sign(_dkim_key: tuple[bytes, str], inbound_dns: TableLookup) -> Callable[..., bytes]:
+def dkim_sign(inbound_dns: TableLookup) -> Callable[..., bytes]:
     """``dkim_sign(raw, domain)``: the mail DKIM-signed by ``domain`` (selector s1), with the
     key published in ``inbound_dns``, as the sender's own mail server would sign it."""
     import dkim
 
-    pem, record = _dkim_key
+    pem, record = rsa_key()
 
     def sign(raw: bytes, domain: str) -> bytes:
         inbound_dns.records[f"s1._domainkey.{domain}"] = {"TXT": [record]}

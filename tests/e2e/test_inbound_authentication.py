@@ -10,7 +10,6 @@ agent's mail waits too instead of acting with the agent's rights.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +17,6 @@ from typing import Any
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from postdesk import keys
 from postdesk.channels import services
@@ -29,6 +26,7 @@ from postdesk.spool.models import InboundMessage, InboundStatus
 from postdesk.suspension.models import SuspendedMail
 from postdesk.tickets.models import Comment, Role, Ticket, User
 from tests.conftest import LiveSMTP, make_mail, run_queued_tasks
+from tests.dkim_keys import rsa_key
 
 from .servers.dns import DnsServer
 from .servers.postfix import PostfixInstance
@@ -44,16 +42,7 @@ AGENT = "agent@mycompany.test"
 @pytest.fixture(scope="module")
 def agent_key() -> tuple[bytes, str]:
     """The company's DKIM key: (private PEM, the TXT record to publish)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+    return rsa_key("mycompany.test")
 
 
 @pytest.fixture

@@ -8,29 +8,15 @@ from functools import cache
 
 import dkim
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from postdesk.dns.resolver import LookupFailed
 from postdesk.mail.authentication import Connection, Trust
+from tests.dkim_keys import rsa_key
 from tests.unit.mail.conftest import build_raw_mail
 
 DIRECT = Connection(client_ip="192.0.2.10", helo="mx.example.com", mail_from="bob@example.com")
 NO_SPF = Trust(check_spf=False)
-
-
-@cache
-def rsa_key(name: str = "default") -> tuple[bytes, str]:
-    """(PKCS#1 PEM private key, DKIM TXT record) of a 1024-bit RSA key, one per ``name``."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
 
 
 @cache
