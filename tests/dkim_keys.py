@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 
 @cache
-def rsa_key(name: str = "default") -> tuple[bytes, str]:
-    """(PKCS#1 PEM private key, DKIM TXT record) of a 1024-bit RSA key, one per ``name``."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+def rsa_key(name: str = "default", bits: int = 1024) -> tuple[bytes, str]:
+    """(PKCS#1 PEM private key, DKIM TXT record) of an RSA key, one per ``name`` and size."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,

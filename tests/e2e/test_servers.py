@@ -8,7 +8,6 @@ a page rendered by Chromium, and the SMTP sink's scripted failures as smtplib se
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import http.server
 import imaplib
@@ -26,9 +25,9 @@ import dns.flags
 import dns.rdatatype
 import dns.resolver
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Page
+
+from tests.dkim_keys import rsa_key
 
 from .servers import LOOPBACK, port_is_open
 from .servers.dns import DnsServer
@@ -220,23 +219,9 @@ def test_postfix_bounces_when_relay_refuses_permanently(
 # -- DNS ------------------------------------------------------------------------------------
 
 
-def dkim_key() -> tuple[bytes, str]:
-    """A fresh RSA-2048 key: the PEM private key and the DKIM ``p=`` value."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(public).decode()
-
-
 def test_dns_server_answers_records_and_a_split_dkim_txt(dns_server: DnsServer) -> None:
-    private_key, public_key = dkim_key()
-    dkim_record = f"v=DKIM1; k=rsa; p={public_key}"
+    # RSA-2048, as Postdesk's own keys: the record is longer than one 255-byte string.
+    private_key, dkim_record = rsa_key("split TXT", bits=2048)
     assert len(dkim_record) > 255
     dns_server.set_records(
         {
