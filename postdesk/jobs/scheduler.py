@@ -43,7 +43,12 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-suspended-mail", 3600, "postdesk.suspension.services.purge_expired"),
     PeriodicJob("wake-outbox", 15, "postdesk.outbound.delivery.wake_if_due"),
     PeriodicJob("poll-mailboxes", 60, "postdesk.mailboxes.tasks.queue_poll"),
+    PeriodicJob("watch-mailboxes", 30, "postdesk.mailboxes.idle.reconcile"),
 ]
+
+# Called when this scheduler stops acting (it stops, or another one took the lease): jobs
+# that leave something running between ticks (the IMAP IDLE watcher threads) end it here.
+STAND_DOWN: list[str] = ["postdesk.mailboxes.idle.stop_all"]
 
 
 class Scheduler:
@@ -53,6 +58,7 @@ class Scheduler:
         self.holder = f"{socket.gethostname()}-{os.getpid()}"
         self.last_run: dict[str, float] = {}
         self.running = True
+        self.acting = False
 
     def stop(self, signum: int, frame: FrameType | None) -> None:
         self.running = False
@@ -70,9 +76,20 @@ class Scheduler:
     def tick_once(self, now: float) -> bool:
         """Run the due jobs if this scheduler holds the lease; True if it does."""
         if not leases.acquire(LEASE_NAME, self.holder, LEASE_TTL):
+            if self.acting:
+                self.stand_down()
             return False
+        self.acting = True
         self.run_due(now)
         return True
+
+    def stand_down(self) -> None:
+        self.acting = False
+        for path in STAND_DOWN:
+            try:
+                import_string(path)()
+            except Exception:
+                logger.exception("stopping %s failed", path)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
@@ -84,4 +101,5 @@ class Scheduler:
                 self.tick_once(time.monotonic())
                 time.sleep(self.tick)
         finally:
+            self.stand_down()
             leases.release(LEASE_NAME, self.holder)

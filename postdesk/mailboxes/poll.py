@@ -39,6 +39,10 @@ FETCH_BATCH = 20
 LEASE_TTL = 600.0
 
 
+def lease_name(mailbox_pk: int) -> str:
+    return f"mailbox-poll-{mailbox_pk}"
+
+
 def server_of(mailbox: Mailbox) -> Server:
     return Server(
         host=mailbox.host,
@@ -122,7 +126,7 @@ def poll_mailbox(mailbox: Mailbox) -> int:
     """One poll of one mailbox; returns how many mails were spooled. Never raises: a failure
     is logged and kept in ``last_error`` until a poll succeeds."""
     holder = f"{socket.gethostname()}-{os.getpid()}"
-    lease = f"mailbox-poll-{mailbox.pk}"
+    lease = lease_name(mailbox.pk)
     if not leases.acquire(lease, holder, LEASE_TTL):
         return 0  # another worker is reading this mailbox right now
     try:
