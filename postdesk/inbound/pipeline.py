@@ -88,7 +88,7 @@ class Work:
     requester_user: User | None = None
     ccs: list[Address] = field(default_factory=list)
     # Whether the mail may act as the agent who sent it. Never when Reply-To names an agent;
-    # the protection step also withdraws it when the mail fails authentication (SPEC F11).
+    # the authentication step also withdraws it when the mail doesn't pass (SPEC F11).
     agent_rights: bool = False
     # The verdict of the authentication step: "pass", "fail", "temperror", "none", or "" when
     # the admin switched checks off.
@@ -327,6 +327,9 @@ def _authenticate(work: Work) -> None:
     if result.verdict != "pass" and work.agent_rights and not protection.recovering(work.message):
         work.agent_rights = False
         work.diagnostics["agent_rights"] = False
+        # Normally the protection step suspends such a mail. If the admin let it through
+        # (an action override), the ticket says that the agent's address was not proven.
+        work.flag("agent_not_authenticated")
 
 
 def _protect(work: Work) -> Verdict:

@@ -130,6 +130,16 @@ def test_off_checks_nothing_and_trusts_the_from_address(mail, agent, run_tasks, 
     assert inbound_dns.asked == []
 
 
+def test_an_agent_mail_let_through_by_an_override_is_flagged(mail, agent, run_tasks):
+    row = policy.current_settings()
+    row.actions = {"failed_authentication": "accept"}
+    row.save()
+    message = spool(mail(sender=f"Agent <{AGENT}>"), run_tasks)
+    assert message.status == InboundStatus.PROCESSED
+    assert message.diagnostics["agent_rights"] is False
+    assert "agent_not_authenticated" in Ticket.objects.get().flags
+
+
 def test_a_recovered_agent_mail_becomes_the_agents_comment(mail, agent, run_tasks):
     message = spool(mail(sender=f"Agent <{AGENT}>"), run_tasks)
     services.recover(SuspendedMail.objects.get(), by=agent)
