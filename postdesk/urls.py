@@ -13,6 +13,7 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("api/v2/", api_urls()),
     path("suspended/", include("postdesk.suspension.urls")),
+    path("admin/channels/email/mailboxes/", include("postdesk.mailboxes.urls")),
     path("admin/channels/email/", include("postdesk.channels.urls")),
     path("", include("postdesk.outbound.urls")),
     path("", include("postdesk.web.urls")),
