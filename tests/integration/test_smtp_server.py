@@ -186,6 +186,15 @@ def test_garbage_does_not_crash_the_server(live_smtp, mail):
     assert InboundMessage.objects.count() == 1
 
 
+def test_an_address_the_email_parser_chokes_on_is_just_malformed(live_smtp, mail):
+    with smtplib.SMTP("127.0.0.1", live_smtp.port) as client:
+        client.ehlo()
+        code, reply = client.docmd('MAIL FROM:"')
+        assert code == 553 and b"IndexError" not in reply
+        client.sendmail("ada@example.com", ["support@desk.test"], mail())
+    assert InboundMessage.objects.count() == 1
+
+
 def test_long_lines_in_real_mail_are_accepted(live_smtp, mail):
     raw = mail(body="y" * 200_000 + "\r\n")
     with smtplib.SMTP("127.0.0.1", live_smtp.port) as client:
