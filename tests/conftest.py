@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -15,9 +16,16 @@ from typing import Any
 
 import pytest
 from django.db.backends.signals import connection_created
+from hypothesis import settings as hypothesis_settings
 
 from tests.dkim_keys import rsa_key
 from tests.unit.dns.table import TableLookup
+
+# CI (.ci/run sets HYPOTHESIS_PROFILE=ci) must give the same answer for the same commit, so
+# there the property tests draw a fixed sequence of examples; elsewhere every run explores
+# new ones, which is how a developer finds the next bug before CI does.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # How long a statement on the shared-memory test database waits for another thread's lock,
 # as SQLite's busy timeout makes the desk's database file wait.
