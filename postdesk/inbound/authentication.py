@@ -18,6 +18,7 @@ the admin trusts, handed to `postdesk.mail.authentication.evaluate`.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -39,6 +40,8 @@ __all__ = ["check", "handed_over_locally", "mail_lookup"]
 # Transports through which a mail reaches us from something the admin runs or chose: an MTA
 # piping or LMTP-ing it, an authenticated HTTP post, the IMAP mailbox's provider.
 _HANDED_OVER = frozenset({Transport.PIPE, Transport.LMTP, Transport.HTTP, Transport.IMAP})
+
+logger = logging.getLogger(__name__)
 
 _SHARED: dict[tuple[str, ...], Lookup] = {}
 
@@ -67,7 +70,14 @@ def check(message: InboundMessage, raw: bytes, forwarders: Iterable[str]) -> Aut
         authserv_ids=entries if local else frozenset(),
         check_spf=message.transport == Transport.SMTP and not local,
     )
-    return evaluate(raw, connection, trust, mail_lookup())
+    try:
+        return evaluate(raw, connection, trust, mail_lookup())
+    except Exception as error:
+        # evaluate() catches what the mail can provoke in dkimpy and pyspf; should something
+        # still escape, the mail must end somewhere, and unproven: "temperror" holds a mail
+        # claiming an agent in the queue and lets a customer's mail through.
+        logger.exception("authentication check of inbound %s failed", message.pk)
+        return AuthResult("temperror", f"the check failed ({type(error).__name__})")
 
 
 def handed_over_locally(message: InboundMessage) -> bool:

@@ -106,6 +106,21 @@ def test_a_mail_claiming_a_support_address_that_fails_is_held_too(mail, run_task
     assert message.status == InboundStatus.DROPPED and not Ticket.objects.exists()
 
 
+def test_a_check_that_breaks_holds_agent_mail_and_lets_customers_through(
+    mail, agent, run_tasks, monkeypatch
+):
+    def broken(*args: object) -> None:
+        raise ValueError("a library bug")
+
+    monkeypatch.setattr("postdesk.inbound.authentication.evaluate", broken)
+    customer = spool(mail(), run_tasks)
+    assert customer.status == InboundStatus.PROCESSED
+    assert customer.diagnostics["authentication"]["reason"] == "the check failed (ValueError)"
+    claimed = spool(mail(sender=f"Agent <{AGENT}>", subject="Other"), run_tasks)
+    assert claimed.status == InboundStatus.SUSPENDED
+    assert claimed.diagnostics["authentication"]["verdict"] == "temperror"
+
+
 def test_a_customer_who_fails_still_gets_a_ticket_with_the_result_stored(mail, run_tasks):
     message = spool(mail(), run_tasks)
     assert message.status == InboundStatus.PROCESSED
