@@ -19,7 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.db.models.functions import Substr
 
+from postdesk.mail.headers import Headers
 from postdesk.mail.parse import read_headers
 from postdesk.spool.models import InboundMessage, InboundStatus
 
@@ -27,6 +29,12 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 500
 # Long values (a subject, a stack of defects) are cut in listings, never in the record.
 SUMMARY_TEXT_LIMIT = 120
+# A listing shows From and Subject, which live in the header section at the start of the raw
+# bytes: ``recent()`` fetches at most this much of each mail, never its body (a page of 50
+# mails with 25 MB attachments would otherwise read over a gigabyte). A header section longer
+# than this is rare (long Received/ARC chains stay far below); its fields past the cut are
+# simply missing from the listing, never from the record.
+HEADER_PREFIX = 64 * 1024
 
 
 class ReportError(ValueError):
@@ -39,7 +47,11 @@ def recent(status: str | None = None, limit: int = DEFAULT_LIMIT) -> QuerySet[In
         raise ReportError(f"unknown status {status!r}; one of: {', '.join(InboundStatus.values)}")
     if not 1 <= limit <= MAX_LIMIT:
         raise ReportError(f"limit must be between 1 and {MAX_LIMIT}")
-    messages = InboundMessage.objects.order_by("-id")
+    messages = (
+        InboundMessage.objects.defer("raw")
+        .annotate(raw_head=Substr("raw", 1, HEADER_PREFIX))
+        .order_by("-id")
+    )
     if status is not None:
         messages = messages.filter(status=status)
     return messages[:limit]
@@ -76,9 +88,18 @@ def _cause(message: InboundMessage) -> str | None:
     return None
 
 
+def _headers(message: InboundMessage) -> Headers:
+    """The mail's header fields: from the prefix ``recent()`` fetched, else the raw bytes."""
+    head = getattr(message, "raw_head", None)
+    return read_headers(bytes(head if head is not None else message.raw))
+
+
 def summary(message: InboundMessage) -> dict[str, Any]:
     """One line of a listing: what a person scanning recent mail needs to find one."""
-    headers = read_headers(bytes(message.raw))
+    return _summary(message, _headers(message))
+
+
+def _summary(message: InboundMessage, headers: Headers) -> dict[str, Any]:
     diagnostics = message.diagnostics or {}
     return {
         "id": message.pk,
@@ -101,7 +122,7 @@ def record(message: InboundMessage) -> dict[str, Any]:
     headers = read_headers(bytes(message.raw))
     protection = diagnostics.get("protection") or {}
     return {
-        **summary(message),
+        **_summary(message, headers),
         "from": headers.get("From") or message.mail_from,
         "subject": headers.get("Subject"),
         "error": message.last_error or None,

@@ -135,3 +135,21 @@ def test_junk_headers_still_list(run_tasks):
     line = report.summary(InboundMessage.objects.get(pk=long_subject))
     assert len(line["subject"]) == report.SUMMARY_TEXT_LIMIT and line["subject"].endswith("…")
     assert line["from"] == "ada@example.com"  # no From header: the envelope sender
+
+
+def test_the_listing_reads_only_the_start_of_each_mail(django_assert_num_queries):
+    big = spool(
+        b"From: Kim <kim@example.kr>\r\nSubject: Big attachment\r\n\r\n"
+        + b"x" * (report.HEADER_PREFIX * 3)
+        + b"\r\nSubject: not a header\r\n"
+    )
+    with django_assert_num_queries(1):
+        lines = [report.summary(m) for m in report.recent()]
+    assert [line["id"] for line in lines] == [big]
+    assert lines[0]["subject"] == "Big attachment" and "kim@example.kr" in lines[0]["from"]
+    [listed] = report.recent()
+    assert "raw" in listed.get_deferred_fields()
+    assert len(bytes(listed.raw_head)) == report.HEADER_PREFIX
+    # The record of the same row reads the whole mail, as stored.
+    found = report.record(listed)
+    assert found["subject"] == "Big attachment" and found["size"] > report.HEADER_PREFIX * 3
