@@ -65,8 +65,22 @@ def _cut(text: str, limit: int = SUMMARY_TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one. Diagnostics of rows written by an
+    older version (or by hand) may hold anything under a key; a report never fails on them."""
+    return value if isinstance(value, dict) else {}
+
+
+def _mappings(value: object) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _texts(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
 def _verdict(message: InboundMessage) -> str | None:
-    diagnostics = message.diagnostics or {}
+    diagnostics = _mapping(message.diagnostics)
     verdict = diagnostics.get("verdict")
     return str(verdict) if verdict else None
 
@@ -74,8 +88,8 @@ def _verdict(message: InboundMessage) -> str | None:
 def _cause(message: InboundMessage) -> str | None:
     """Why the verdict is what it is, in words: the protection rule and its reason, or the
     desk's own mail that the channels step took, or a duplicate."""
-    diagnostics = message.diagnostics or {}
-    protection = diagnostics.get("protection") or {}
+    diagnostics = _mapping(message.diagnostics)
+    protection = _mapping(diagnostics.get("protection"))
     if protection.get("rule"):
         reason = protection.get("reason") or ""
         return f"{protection['rule']}: {reason}" if reason else str(protection["rule"])
@@ -100,7 +114,7 @@ def summary(message: InboundMessage) -> dict[str, Any]:
 
 
 def _summary(message: InboundMessage, headers: Headers) -> dict[str, Any]:
-    diagnostics = message.diagnostics or {}
+    diagnostics = _mapping(message.diagnostics)
     return {
         "id": message.pk,
         "received": _iso(message.received_at),
@@ -118,9 +132,9 @@ def _summary(message: InboundMessage, headers: Headers) -> dict[str, Any]:
 
 def record(message: InboundMessage) -> dict[str, Any]:
     """The whole processing record of one mail."""
-    diagnostics = dict(message.diagnostics or {})
+    diagnostics = dict(_mapping(message.diagnostics))
     headers = read_headers(bytes(message.raw))
-    protection = diagnostics.get("protection") or {}
+    protection = _mapping(diagnostics.get("protection"))
     return {
         **_summary(message, headers),
         "from": headers.get("From") or message.mail_from,
@@ -136,16 +150,20 @@ def record(message: InboundMessage) -> dict[str, Any]:
         "requester": diagnostics.get("requester"),
         "requester_rule": diagnostics.get("requester_rule"),
         "threading": diagnostics.get("threading"),
-        "authentication": diagnostics.get("authentication") or {},
+        "authentication": _mapping(diagnostics.get("authentication")),
         "cause": _cause(message),
-        "protection_hits": protection.get("hits") or [],
-        "flags": diagnostics.get("flags") or [],
-        "forwarding_hops": (diagnostics.get("forwarding") or {}).get("hops"),
+        "protection_hits": _mappings(protection.get("hits")),
+        "flags": _texts(diagnostics.get("flags")),
+        "forwarding_hops": _mapping(diagnostics.get("forwarding")).get("hops"),
         "comment_id": diagnostics.get("comment_id"),
         "ticket_created": diagnostics.get("ticket_created"),
         "notifications": diagnostics.get("notifications"),
-        "defects": diagnostics.get("defects") or [],
-        "timings_ms": diagnostics.get("timings_ms") or {},
+        "defects": _texts(diagnostics.get("defects")),
+        "timings_ms": {
+            str(step): ms
+            for step, ms in _mapping(diagnostics.get("timings_ms")).items()
+            if isinstance(ms, int | float)
+        },
         "diagnostics": diagnostics,
     }
 
@@ -189,14 +207,14 @@ def _authentication(result: dict[str, Any]) -> str | None:
         return "not checked (authentication profile off)"
     signatures = ", ".join(
         f"{signature.get('result')} d={signature.get('domain')}"
-        for signature in result.get("dkim") or []
+        for signature in _mappings(result.get("dkim"))
     )
     parts = [
-        f"SPF {(result.get('spf') or {}).get('result') or '—'}",
+        f"SPF {_mapping(result.get('spf')).get('result') or '—'}",
         f"DKIM {signatures or 'none'}",
-        f"DMARC {(result.get('dmarc') or {}).get('result') or '—'}",
+        f"DMARC {_mapping(result.get('dmarc')).get('result') or '—'}",
     ]
-    arc = result.get("arc") or {}
+    arc = _mapping(result.get("arc"))
     if arc.get("result") not in (None, "", "none"):
         parts.append(f"ARC {arc['result']} by {arc.get('sealer') or '—'}")
     return f"{verdict}: {result.get('reason', '')} [{'; '.join(parts)}]"

@@ -153,3 +153,28 @@ def test_the_listing_reads_only_the_start_of_each_mail(django_assert_num_queries
     # The record of the same row reads the whole mail, as stored.
     found = report.record(listed)
     assert found["subject"] == "Big attachment" and found["size"] > report.HEADER_PREFIX * 3
+
+
+def test_junk_in_old_diagnostics_still_reports(mail):
+    message_id = spool(mail(subject="Old row"))
+    InboundMessage.objects.filter(pk=message_id).update(
+        diagnostics={
+            "verdict": "accept",
+            "protection": "spam",
+            "authentication": {"verdict": "fail", "spf": "fail", "dkim": ["x"], "arc": 1},
+            "forwarding": [2],
+            "flags": ["spoofed", 3],
+            "defects": "one",
+            "timings_ms": {"parse": "slow", "rules": 1.5},
+        }
+    )
+    found = report.record(InboundMessage.objects.get(pk=message_id))
+    assert found["flags"] == ["spoofed", "3"] and found["defects"] == []
+    assert found["timings_ms"] == {"rules": 1.5} and found["forwarding_hops"] is None
+    assert found["cause"] is None and found["protection_hits"] == []
+    shown = report.format_record(found)
+    assert "Authentication  fail" in shown and "rules 1.5 ms" in shown
+    InboundMessage.objects.filter(pk=message_id).update(diagnostics=["not", "a", "dict"])
+    found = report.record(InboundMessage.objects.get(pk=message_id))
+    assert found["verdict"] is None and "Old row" in report.format_record(found)
+    assert cli.main(["inbound"]) == 0

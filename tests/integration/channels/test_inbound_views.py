@@ -268,3 +268,16 @@ def test_process_again_is_offered_for_a_retrying_mail_not_a_queued_one(
     # A queued mail posted to anyway (a stale form) is left alone.
     response = admin_client.post(detail(queued), follow=True)
     assert "Only mail that failed or waits for a retry" in response.content.decode()
+
+
+def test_junk_diagnostics_of_an_old_row_still_show(admin_client: Client, mail) -> None:  # type: ignore[no-untyped-def]
+    message_id = spool(mail(subject="Old row"))
+    InboundMessage.objects.filter(pk=message_id).update(
+        status="archived",  # a status this version doesn't know
+        diagnostics={"protection": "spam", "authentication": "pass", "timings_ms": [1]},
+    )
+    listed = admin_client.get(LIST)
+    assert listed.status_code == 200 and "archived" in row(listed.content.decode(), message_id)
+    page = admin_client.get(detail(message_id))
+    assert page.status_code == 200 and "Old row" in page.content.decode()
+    assert admin_client.get(detail(424242)).status_code == 404
