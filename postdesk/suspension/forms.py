@@ -3,7 +3,6 @@ the trusted forwarders, read and checked line by line before anything is saved."
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
@@ -13,14 +12,13 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from postdesk.dns.names import InvalidDomain, normalise_domain
 from postdesk.mail.rules.base import AuthProfile
 
 # A list an admin maintains by hand; a longer one is a paste gone wrong, and every entry is
 # compared with every inbound mail's ARC and Authentication-Results headers.
 MAX_FORWARDERS = 50
 MAX_DOMAIN_LENGTH = 253
-# One DNS label: letters, digits and hyphens, 1 to 63 long, no hyphen at either end.
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 PROFILE_LABELS: dict[str, Promise] = {
     AuthProfile.OFF: _("Off"),
@@ -99,8 +97,14 @@ def _domain_problem(value: str) -> str | None:
         return gettext("Line %(line)d: “%(value)s”: remove the dot at the end.")
     if len(value) > MAX_DOMAIN_LENGTH:
         return gettext("Line %(line)d: the domain is longer than 253 characters.")
-    labels = value.split(".")
-    if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+    # The desk's one domain check (postdesk.dns.names) decides the rest, in ASCII only: seals
+    # and Authentication-Results name hosts by their ASCII (A-label) form, which is what the
+    # admin must write for an entry to ever match.
+    try:
+        valid = value.isascii() and normalise_domain(value) == value
+    except InvalidDomain:
+        valid = False
+    if not valid:
         return gettext(
             "Line %(line)d: “%(value)s” is not a domain name (letters, digits and hyphens, "
             "with at least one dot, e.g. mx.mycompany.com)."

@@ -113,6 +113,7 @@ def test_saving_keeps_the_other_settings(admin_client: Client) -> None:
         ("a..test", "is not a domain name"),
         ("x" * 64 + ".test", "is not a domain name"),
         ("bücher.test", "is not a domain name"),
+        ("xn--zz.test", "is not a domain name"),  # not a valid A-label (postdesk.dns.names)
         (("a" * 60 + ".") * 5 + "test", "longer than 253 characters"),
     ],
 )
