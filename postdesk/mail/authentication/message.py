@@ -66,20 +66,24 @@ def split(raw: bytes) -> RawMail:
         head, body = raw, b""
     else:
         head, body = raw[: match.start()], raw[match.end() :]
-    headers: list[list[bytes]] = []
+    # Each field's lines are collected and joined once: appending every continuation line to
+    # the value as it comes would copy the value again per line, quadratic in a field folded
+    # over hundreds of thousands of lines.
+    fields: list[tuple[bytes, list[bytes]]] = []
     skipped = 0
     for line in _LINE_END.split(head) if head else []:
         if line[:1] in (b" ", b"\t"):
-            if headers:
-                headers[-1][1] += line + b"\r\n"
+            if fields:
+                fields[-1][1].append(line)
             else:
                 skipped += 1
             continue
         found = _FIELD.match(line)
         if found is not None:
-            headers.append([found.group(1), line[found.end() :] + b"\r\n"])
+            fields.append((found.group(1), [line[found.end() :]]))
         elif not line.startswith(b"From "):  # an mbox separator is no header field
             skipped += 1
+    headers = [[name, b"\r\n".join(lines) + b"\r\n"] for name, lines in fields]
     return RawMail(headers, body, skipped)
 
 

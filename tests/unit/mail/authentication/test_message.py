@@ -7,6 +7,7 @@ import random
 import pytest
 
 from postdesk.mail.authentication import Connection, Trust, evaluate
+from postdesk.mail.authentication.message import split
 
 from .support import DIRECT, dns, key_record, mail, sign
 
@@ -79,3 +80,21 @@ def test_random_bytes_never_raise() -> None:
         for raw in (bytes(data), noise, b"From: a@example.com\r\n" + noise):
             result = evaluate(raw, DIRECT, trust, dns(key_record("example.com")))
             assert result.verdict in ("pass", "fail", "temperror", "none")
+
+
+def test_folded_fields_keep_every_line_as_dkim_reads_them() -> None:
+    raw = b"Subject: one\r\n\ttwo\r\n three\nFrom: a@example.com\r\n\r\nbody"
+    mail = split(raw)
+    assert mail.headers == [
+        [b"Subject", b" one\r\n\ttwo\r\n three\r\n"],
+        [b"From", b" a@example.com\r\n"],
+    ]
+    assert mail.values("Subject") == ["one\ttwo three"]
+
+
+def test_a_field_folded_over_many_lines_is_read_whole() -> None:
+    # Rebuilding the value per continuation line made this take seconds (minutes at a few MB).
+    raw = b"From: a@example.com\r\nSubject: x" + b"\r\n y" * 300_000 + b"\r\n\r\nbody"
+    mail = split(raw)
+    assert [name for name, _ in mail.headers] == [b"From", b"Subject"]
+    assert mail.headers[1][1].count(b"\r\n y") == 300_000
