@@ -138,15 +138,20 @@ def _last_check(request: HttpRequest, domain: str) -> dict[str, Any] | None:
         status = str(data.get("status", "unknown"))
         return {**data, "status": status, "label": STATUS_LABELS.get(status, status)}
 
-    return {
-        "checked_at": datetime.fromisoformat(stored["checked_at"]),
-        "spf": part(report["spf"]),
-        "dkim": {
-            **part(report["dkim"]),
-            "selectors": [part(s) for s in report["dkim"]["selectors"]],
-        },
-        "dmarc": part(report["dmarc"]),
-    }
+    try:
+        return {
+            "checked_at": datetime.fromisoformat(stored["checked_at"]),
+            "spf": part(report["spf"]),
+            "dkim": {
+                **part(report["dkim"]),
+                "selectors": [part(s) for s in report["dkim"]["selectors"]],
+            },
+            "dmarc": part(report["dmarc"]),
+        }
+    except (KeyError, TypeError, ValueError, AttributeError):
+        # A check kept by an older version in a still-open session, in another shape: the
+        # page shows no last check (the admin can run one) rather than failing.
+        return None
 
 
 @admin_required

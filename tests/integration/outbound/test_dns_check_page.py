@@ -127,3 +127,15 @@ def test_the_korean_page_translates_the_advice_and_the_problems(
     assert "알 수 없음" in page
     assert "Could not look up" not in page
     assert "Last DNS check" not in page
+
+
+def test_a_last_check_of_another_shape_in_the_session_is_ignored(
+    admin: User, company: SupportAddress
+) -> None:
+    client = signed_in(admin)
+    session = client.session
+    session[f"postdesk.dns_check.{DOMAIN}"] = {"report": {"spf": "old"}, "checked_at": "x"}
+    session.save()
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    assert "Last DNS check" not in response.content.decode()
