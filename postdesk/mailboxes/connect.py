@@ -5,7 +5,8 @@ server whose certificate comes from a private CA is trusted by pointing
 ``POSTDESK_IMAP_CAFILE`` at that CA's PEM file (it replaces the system store for IMAP only).
 
 Every failure becomes a ``ConnectError`` with words for an admin and a ``reason`` a caller
-can act on (``unreachable``, ``tls``, ``login``, ``folder``, ``protocol``).
+can act on (``unreachable``, ``tls``, ``login``, ``folder``, ``protocol``; ``secret`` when a
+stored secret no longer opens, see ``poll.credentials_of``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import os
 import socket
 from collections.abc import Iterable
 
+from cryptography.exceptions import InvalidTag
 from django.db import transaction
 from django.utils import timezone
 from imapclient import IMAPClient
@@ -54,12 +55,21 @@ def server_of(mailbox: Mailbox) -> Server:
 
 
 def credentials_of(mailbox: Mailbox) -> Credentials:
-    secret = sealed.unseal(
-        mailbox.secret_sealed,
-        host=mailbox.host,
-        username=mailbox.username,
-        kind=mailbox.secret_kind,
-    )
+    """The mailbox's secret, unsealed; a ``ConnectError`` (reason ``secret``) when it no
+    longer opens, so every poll says so plainly instead of logging a traceback."""
+    try:
+        secret = sealed.unseal(
+            mailbox.secret_sealed,
+            host=mailbox.host,
+            username=mailbox.username,
+            kind=mailbox.secret_kind,
+        )
+    except (InvalidTag, ValueError) as exc:  # ValueError: a blob too short to hold a nonce
+        raise ConnectError(
+            "secret",
+            "the stored password or token can't be decrypted (POSTDESK_SECRET_KEY changed "
+            "since the mailbox was connected?): remove the mailbox and connect it again",
+        ) from exc
     return Credentials(kind=mailbox.secret_kind, secret=secret)
 
 
