@@ -31,7 +31,6 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 class RawMail:
     headers: list[list[bytes]]
     _body_part: bytes
-    skipped_lines: int = 0
     _by_name: dict[bytes, list[bytes]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -47,9 +46,6 @@ class RawMail:
             _FOLD.sub("", value.decode("utf-8", "surrogateescape")).strip()
             for value in self._by_name.get(name.lower().encode("ascii"), [])
         ]
-
-    def has(self, name: str) -> bool:
-        return name.lower().encode("ascii") in self._by_name
 
     @cached_property
     def body(self) -> bytes:
@@ -70,21 +66,16 @@ def split(raw: bytes) -> RawMail:
     # the value as it comes would copy the value again per line, quadratic in a field folded
     # over hundreds of thousands of lines.
     fields: list[tuple[bytes, list[bytes]]] = []
-    skipped = 0
     for line in _LINE_END.split(head) if head else []:
         if line[:1] in (b" ", b"\t"):
-            if fields:
+            if fields:  # else a continuation line before any field: skipped
                 fields[-1][1].append(line)
-            else:
-                skipped += 1
             continue
         found = _FIELD.match(line)
-        if found is not None:
+        if found is not None:  # else no field (a stray line, an mbox "From " line): skipped
             fields.append((found.group(1), [line[found.end() :]]))
-        elif not line.startswith(b"From "):  # an mbox separator is no header field
-            skipped += 1
     headers = [[name, b"\r\n".join(lines) + b"\r\n"] for name, lines in fields]
-    return RawMail(headers, body, skipped)
+    return RawMail(headers, body)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-VERDICTS: Final = ("pass", "fail", "temperror", "none")
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -80,10 +78,6 @@ class AuthResult:
     dmarc: dict[str, Any] = field(default_factory=_dmarc_default)
     arc: dict[str, Any] = field(default_factory=_arc_default)
     upstream: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict == "pass"
 
     def as_json(self) -> dict[str, Any]:
         """A plain dict (str, bool, list, dict only) of every field, for a JSON column."""
