@@ -15,9 +15,9 @@ from typing import Final
 import dkim
 from dkim.util import parse_tag_value
 
-from postdesk.dns.resolver import Lookup, LookupFailed
+from postdesk.dns.resolver import LookupFailed
 
-from .keys import QUIET_LOGGER, KeyProblem, key_dnsfunc
+from .keys import QUIET_LOGGER, DnsFunc, KeyProblem
 from .message import RawMail
 
 MAX_INSTANCES: Final = 50
@@ -52,7 +52,8 @@ def _latest_seal(mail: RawMail) -> tuple[int, str]:
     return latest, sealer
 
 
-def verify_chain(mail: RawMail, lookup: Lookup) -> ArcCheck:
+def verify_chain(mail: RawMail, keys: DnsFunc) -> ArcCheck:
+    """The chain of ``mail`` checked; keys through ``keys`` (see :func:`~.keys.key_dnsfunc`)."""
     if not any(name.lower() in _ARC_FIELDS for name, _ in mail.headers):
         return ArcCheck("none")
     latest, sealer = _latest_seal(mail)
@@ -63,7 +64,7 @@ def verify_chain(mail: RawMail, lookup: Lookup) -> ArcCheck:
     verifier = dkim.ARC(logger=QUIET_LOGGER)
     verifier.headers, verifier.body = mail.headers, mail.body
     try:
-        cv, sets, reason = verifier.verify(dnsfunc=key_dnsfunc(lookup))
+        cv, sets, reason = verifier.verify(dnsfunc=keys)
     except LookupFailed as failed:
         return ArcCheck(
             "fail",

@@ -26,6 +26,7 @@ from postdesk.dns.resolver import Lookup
 
 from .arc_chain import ArcCheck, verify_chain
 from .domains import aligned
+from .keys import key_dnsfunc
 from .message import from_domain, split
 from .policy import DmarcRecord, find_record
 from .reported import Report, aligned_pass, authserv_id, parse_report
@@ -51,7 +52,8 @@ def evaluate(raw: bytes, connection: Connection, trust: Trust, lookup: Lookup) -
     strict_dkim = record.strict_dkim or record.status == "temperror"
     strict_spf = record.strict_spf or record.status == "temperror"
 
-    dkim_checks = verify_signatures(mail, lookup)
+    keys = key_dnsfunc(lookup)  # DKIM and ARC: each key asked and checked once per mail
+    dkim_checks = verify_signatures(mail, keys)
     dkim_parts = [
         {
             "domain": check.domain,
@@ -70,7 +72,7 @@ def evaluate(raw: bytes, connection: Connection, trust: Trust, lookup: Lookup) -
     spf_aligned = bool(spf_check.domain) and aligned(spf_check.domain, domain, strict=strict_spf)
     spf_part = {"result": spf_check.result, "domain": spf_check.domain, "aligned": spf_aligned}
 
-    arc_check = verify_chain(mail, lookup)
+    arc_check = verify_chain(mail, keys)
     arc_trusted = trust.trusts_sealer(arc_check.sealer)
     arc_report = parse_report(arc_check.aar) if arc_check.result == "pass" and arc_trusted else None
     arc_dmarc = arc_report.first("dmarc") if arc_report else None

@@ -40,8 +40,9 @@ class KeyProblem(dkim.DKIMException):  # type: ignore[misc]
 
 
 def key_dnsfunc(lookup: Lookup) -> DnsFunc:
-    """A dnsfunc for dkimpy answering from ``lookup``; each key is asked once per dnsfunc
-    (an ARC set's seal and message signature usually share one)."""
+    """A dnsfunc for dkimpy answering from ``lookup``; each key is asked and checked once per
+    dnsfunc, so one mail's DKIM and ARC checks share one (an ARC set's seal and message
+    signature usually share a key, and a forwarder often signs and seals with the same)."""
     answers: dict[bytes, bytes | KeyProblem] = {}
 
     def dnsfunc(name: bytes, timeout: float = 5) -> bytes:

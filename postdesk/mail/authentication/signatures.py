@@ -15,9 +15,9 @@ from typing import Final
 import dkim
 from dkim.util import parse_tag_value
 
-from postdesk.dns.resolver import Lookup, LookupFailed
+from postdesk.dns.resolver import LookupFailed
 
-from .keys import QUIET_LOGGER, KeyProblem, key_dnsfunc
+from .keys import QUIET_LOGGER, DnsFunc, KeyProblem
 from .message import RawMail
 
 MAX_SIGNATURES: Final = 5
@@ -44,17 +44,18 @@ def _tags(value: bytes) -> tuple[str, str]:
     return text(b"d"), text(b"s")
 
 
-def verify_signatures(mail: RawMail, lookup: Lookup) -> list[DkimCheck]:
+def verify_signatures(mail: RawMail, keys: DnsFunc) -> list[DkimCheck]:
+    """The checks of the top :data:`MAX_SIGNATURES` signatures; keys through ``keys``, a
+    :func:`~.keys.key_dnsfunc` shared with the ARC check."""
     values = [value for name, value in mail.headers if name.lower() == b"dkim-signature"]
     if not values:
         return []
     verifier = dkim.DKIM(logger=QUIET_LOGGER)
     verifier.headers, verifier.body = mail.headers, mail.body
-    dnsfunc = key_dnsfunc(lookup)
     checks = []
     for index, value in enumerate(values[:MAX_SIGNATURES]):
         domain, selector = _tags(value)
-        checks.append(DkimCheck(domain, selector, *_verify(verifier, index, dnsfunc)))
+        checks.append(DkimCheck(domain, selector, *_verify(verifier, index, keys)))
     return checks
 
 
@@ -64,9 +65,9 @@ def _short(error: Exception) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _verify(verifier: dkim.DKIM, index: int, dnsfunc: object) -> tuple[str, str]:
+def _verify(verifier: dkim.DKIM, index: int, keys: DnsFunc) -> tuple[str, str]:
     try:
-        if verifier.verify(idx=index, dnsfunc=dnsfunc):
+        if verifier.verify(idx=index, dnsfunc=keys):
             return "pass", ""
         return "fail", "the signature does not verify"
     except LookupFailed as failed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from unittest import mock
 
 from postdesk.mail.authentication import Connection, Trust, evaluate
+from tests.dkim_keys import rsa_key
 
 from .support import arc_key_record, arc_seal, dns, key_record, mail, sign
 
@@ -165,3 +166,13 @@ def test_no_part_of_the_check_reaches_the_system_resolver() -> None:
     assert result.spf["result"] == "pass"
     assert result.arc["result"] == "pass"
     assert result.dkim[0]["result"] == "fail"
+
+
+def test_a_key_shared_by_a_dkim_signature_and_the_arc_set_is_asked_once() -> None:
+    # The forwarder signs with the same key it seals with, as many lists do.
+    raw = sign(forwarded(), "lists.forwarder.net", selector="arc", key=rsa_key("arc")[0])
+    lookup = dns(records())
+    result = evaluate(raw, FORWARDER, TRUSTED, lookup)
+    assert result.dkim[0]["result"] == "pass"
+    assert result.arc["result"] == "pass"
+    assert lookup.asked.count(("arc._domainkey.lists.forwarder.net", "TXT")) == 1
