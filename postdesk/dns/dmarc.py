@@ -37,6 +37,12 @@ def is_dmarc(txt: str) -> bool:
     return txt.strip().lower().replace(" ", "").startswith("v=dmarc1")
 
 
+def records_at(domain: str, lookup: Lookup) -> list[str]:
+    """The TXT records at ``_dmarc.<domain>`` that begin with ``v=DMARC1`` (RFC 7489 6.6.3);
+    a :class:`LookupFailed` passes through. The inbound check reads them the same way."""
+    return [txt for txt in lookup(f"_dmarc.{domain}", "TXT") if is_dmarc(txt)]
+
+
 def parse(record: str) -> dict[str, str] | None:
     """The tags of a DMARC record, or None when it can't be parsed (RFC 7489 6.4)."""
     tags = parse_tag_list(record, repeats_allowed=True)
@@ -48,7 +54,7 @@ def parse(record: str) -> dict[str, str] | None:
 def check_dmarc(domain: str, lookup: Lookup, *, dkim_verified: bool) -> DmarcResult:
     name = f"_dmarc.{domain}"
     try:
-        records = [txt for txt in lookup(name, "TXT") if is_dmarc(txt)]
+        records = records_at(domain, lookup)
     except LookupFailed as failed:
         return DmarcResult(
             "unknown",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from postdesk.dns.dmarc import POLICIES, is_dmarc, parse
+from postdesk.dns.dmarc import POLICIES, parse, records_at
 from postdesk.dns.resolver import Lookup, LookupFailed
 
 from .domains import organizational_domain
@@ -28,9 +28,8 @@ class DmarcRecord:
 
 
 def _one_record(domain: str, lookup: Lookup) -> dict[str, str] | None:
-    records = [txt for txt in lookup(f"_dmarc.{domain}", "TXT") if is_dmarc(txt)]
-    parsed = [tags for tags in map(parse, records) if tags is not None]
-    return parsed[0] if len(parsed) == 1 and len(records) == 1 else None
+    records = records_at(domain, lookup)
+    return parse(records[0]) if len(records) == 1 else None
 
 
 def find_record(from_domain: str, lookup: Lookup) -> DmarcRecord:
