@@ -4,7 +4,10 @@ A poll selects the folder read-only and fetches with ``BODY.PEEK[]``, so mail st
 server and stays unread. It asks for messages that are UNSEEN and have a UID above
 ``last_uid``; each is handed to ``spool.accept`` (transport ``imap``) and ``last_uid`` moves
 past it in the same transaction, so a crash between the two can't lose or skip a mail (and
-``accept`` is idempotent on the raw bytes, so a repeat costs nothing).
+``accept`` is idempotent on the raw bytes, so a repeat costs nothing). A message the server
+lists but won't hand over stops the poll before it (``last_uid`` stays, the next poll asks
+again); one over ``POSTDESK_MAX_MESSAGE_SIZE`` (by its ``RFC822.SIZE``, checked before the
+body is fetched) is skipped with a warning, as SMTP would refuse it, and stays on the server.
 
 When the server's ``UIDVALIDITY`` changes (the folder was recreated or rebuilt), the old UIDs
 mean nothing any more: the poll starts over from the folder's highest UID instead of
@@ -20,6 +23,7 @@ import socket
 from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from imapclient import IMAPClient
@@ -87,22 +91,56 @@ def import_uids(client: IMAPClient, mailbox: Mailbox, uidvalidity: int, uids: It
     imported = 0
     pending = sorted(uids)
     peer_ip = _peer_ip(client)
+    max_size = settings.POSTDESK.max_message_size
     for start in range(0, len(pending), FETCH_BATCH):
         batch = pending[start : start + FETCH_BATCH]
-        fetched = client.fetch(batch, ["BODY.PEEK[]"])
+        too_large = _too_large(client, batch, max_size)
+        wanted = [uid for uid in batch if uid not in too_large]
+        fetched = client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
         for uid in batch:
             raw = fetched.get(uid, {}).get(b"BODY[]")
+            if isinstance(raw, bytes) and len(raw) > max_size:
+                too_large[uid] = len(raw)  # the server understated its size
+            if uid in too_large:
+                # Refused as SMTP would refuse it; it stays on the server, unread.
+                logger.warning(
+                    "mailbox %s: UID %s is %d bytes, over the %d byte limit: not imported",
+                    mailbox.pk, uid, too_large[uid], max_size,
+                )  # fmt: skip
+            elif not isinstance(raw, bytes):
+                if _still_there(client, uid):
+                    # The server answered FETCH without the message: last_uid stays before
+                    # it and the next poll asks again.
+                    raise ConnectError(
+                        "protocol",
+                        f"{mailbox.host} sent no message for UID {uid} of {mailbox.folder}",
+                    )
+                # Expunged between SEARCH and FETCH: nothing to import.
+                logger.info("mailbox %s: UID %s vanished before fetch", mailbox.pk, uid)
             with transaction.atomic():
-                if isinstance(raw, bytes):
+                if isinstance(raw, bytes) and uid not in too_large:
                     imported += 0 if _spool(mailbox, uidvalidity, uid, raw, peer_ip) else 1
-                else:
-                    # Expunged between SEARCH and FETCH: nothing to import.
-                    logger.info("mailbox %s: UID %s vanished before fetch", mailbox.pk, uid)
                 # last_uid moves in the spool row's own transaction: both or neither.
                 Mailbox.objects.filter(
                     pk=mailbox.pk, uidvalidity=uidvalidity, last_uid__lt=uid
                 ).update(last_uid=uid)
     return imported
+
+
+def _too_large(client: IMAPClient, uids: list[int], max_size: int) -> dict[int, int]:
+    """The UIDs whose announced size is over ``max_size``, with that size: they are never
+    fetched, so one huge message can't take the worker's memory."""
+    sizes = client.fetch(uids, ["RFC822.SIZE"])
+    found = {}
+    for uid in uids:
+        size = sizes.get(uid, {}).get(b"RFC822.SIZE")
+        if isinstance(size, int) and size > max_size:
+            found[uid] = size
+    return found
+
+
+def _still_there(client: IMAPClient, uid: int) -> bool:
+    return uid in client.search(["UID", str(uid)])
 
 
 def _peer_ip(client: IMAPClient) -> str:
