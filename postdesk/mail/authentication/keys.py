@@ -17,6 +17,7 @@ from typing import Final
 
 import dkim
 
+from postdesk.dns.dkim import parse_tags
 from postdesk.dns.resolver import Lookup
 
 # A 4096-bit RSA key record is about 750 characters. A longer record is refused before
@@ -67,8 +68,8 @@ def _fetch(lookup: Lookup, name: bytes) -> bytes:
     records = lookup(text, "TXT")
     if not records:
         raise KeyProblem(f"no key published at {text}")
-    # Several TXT records at a key name: take the one that holds a key (p=).
-    record = next((txt for txt in records if "p=" in txt), records[0])
+    # Several TXT records at a key name: take the one that is a key record (has a p= tag).
+    record = next((txt for txt in records if "p" in (parse_tags(txt) or {})), records[0])
     if len(record) > MAX_KEY_RECORD:
         raise KeyProblem(f"the key record at {text} is too long")
     data = record.encode("utf-8")

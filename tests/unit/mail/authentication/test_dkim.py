@@ -154,3 +154,10 @@ def test_no_signature_no_spf_is_a_fail() -> None:
     assert result.verdict == "fail"
     assert result.dkim == []
     assert result.spf["result"] == "not_checked"
+
+
+def test_the_key_record_is_found_among_other_txt_records_at_the_name() -> None:
+    # "exp=" holds "p=" too: the key record is the one with a p= tag.
+    records = {"sel._domainkey.example.com": {"TXT": ["v=spf1 exp=x.example -all", rsa_key()[1]]}}
+    result = evaluate(sign(mail(), "example.com"), Connection(), NO_SPF, dns(records))
+    assert result.dkim[0]["result"] == "pass"
