@@ -18,7 +18,10 @@ class InvalidDomain(ValueError):
     """Not a domain name that DNS could be asked about."""
 
 
-def _to_ascii(text: str) -> str:
+def to_ascii(text: str) -> str:
+    """``text`` in A-labels, as DNS is asked about it; :class:`UnicodeError` (or the
+    ``idna`` package's ``ValueError``) when it can't be encoded. The inbound authentication
+    check encodes a From domain with it too, so both sides agree on what ``faß.de`` is."""
     try:
         import idna
 
@@ -35,7 +38,7 @@ def normalise_domain(text: str) -> str:
     if "@" in name:
         raise InvalidDomain("give the domain only, not an email address")
     try:
-        ascii_name = _to_ascii(name).lower()
+        ascii_name = to_ascii(name).lower()
     except (UnicodeError, ValueError) as error:
         raise InvalidDomain(f"not a valid domain name ({error})") from None
     labels = ascii_name.split(".")

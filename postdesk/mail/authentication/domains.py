@@ -15,6 +15,8 @@ from typing import Any
 
 from publicsuffix2 import PublicSuffixList
 
+from postdesk.dns.names import to_ascii
+
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 
 
@@ -31,8 +33,8 @@ def normalize_domain(value: str) -> str:
         return ""
     if not domain.isascii():
         try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
+            domain = to_ascii(domain).lower()
+        except (UnicodeError, ValueError):
             return ""
     if not all(_LABEL.match(label) for label in domain.split(".")):
         return ""

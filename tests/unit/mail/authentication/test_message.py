@@ -98,3 +98,9 @@ def test_a_field_folded_over_many_lines_is_read_whole() -> None:
     mail = split(raw)
     assert [name for name, _ in mail.headers] == [b"From", b"Subject"]
     assert mail.headers[1][1].count(b"\r\n y") == 300_000
+
+
+def test_the_from_domain_is_encoded_as_the_sending_domain_check_encodes_it() -> None:
+    # IDNA 2008, as postdesk.dns.names: "ß" is its own letter, not "ss" as in IDNA 2003.
+    result = evaluate(mail(sender="a@faß.example"), Connection(), Trust(), dns())
+    assert result.from_domain == "xn--fa-hia.example"
