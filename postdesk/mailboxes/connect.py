@@ -117,6 +117,17 @@ def select(client: IMAPClient, server: Server) -> dict[bytes, object]:
         ) from exc
 
 
+def uidvalidity_of(server: Server, status: dict[bytes, object]) -> int:
+    """The selected folder's ``UIDVALIDITY``; a server that sends none or garbage is a
+    ``ConnectError`` (reason ``protocol``), never a KeyError deep in a poll."""
+    value = status.get(b"UIDVALIDITY")
+    if isinstance(value, int) and value > 0:
+        return value
+    raise ConnectError(
+        "protocol", f"{server.host} gave no usable UIDVALIDITY for {server.folder!r}: {value!r}"
+    )
+
+
 @contextmanager
 def session(
     server: Server, credentials: Credentials, *, timeout: float = TIMEOUT

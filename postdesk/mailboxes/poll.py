@@ -31,7 +31,14 @@ from imapclient import IMAPClient
 from postdesk.jobs import leases
 from postdesk.mail.envelope import Envelope, Transport
 from postdesk.mailboxes import sealed
-from postdesk.mailboxes.connect import ConnectError, Credentials, Server, select, session
+from postdesk.mailboxes.connect import (
+    ConnectError,
+    Credentials,
+    Server,
+    select,
+    session,
+    uidvalidity_of,
+)
 from postdesk.mailboxes.models import Mailbox, TlsMode
 from postdesk.spool.accept import accept
 
@@ -208,7 +215,7 @@ def _poll(mailbox: Mailbox) -> int:
     server = server_of(mailbox)
     with session(server, credentials_of(mailbox)) as client:
         status = select(client, server)
-        uidvalidity = int(status[b"UIDVALIDITY"])  # type: ignore[call-overload]
+        uidvalidity = uidvalidity_of(server, status)
         mailbox.refresh_from_db(fields=["uidvalidity", "last_uid"])
         if mailbox.uidvalidity != uidvalidity:
             highest = highest_uid(client, status)

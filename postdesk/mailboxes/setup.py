@@ -29,7 +29,14 @@ from postdesk.channels.addresses import is_desk_domain
 from postdesk.channels.models import AddressKind, Provider, SupportAddress, VerificationStatus
 from postdesk.channels.services import AddressError, clean_email
 from postdesk.mailboxes import sealed
-from postdesk.mailboxes.connect import ConnectError, Credentials, Server, select, session
+from postdesk.mailboxes.connect import (
+    ConnectError,
+    Credentials,
+    Server,
+    select,
+    session,
+    uidvalidity_of,
+)
 from postdesk.mailboxes.models import Mailbox
 from postdesk.mailboxes.poll import highest_uid, import_uids
 
@@ -76,7 +83,7 @@ def add_mailbox(
         raise SetupError(f"{email} is already read from an IMAP mailbox")
     with session(server, credentials) as client:
         status = select(client, server)
-        uidvalidity = int(status[b"UIDVALIDITY"])  # type: ignore[call-overload]
+        uidvalidity = uidvalidity_of(server, status)
         highest = highest_uid(client, status)
         latest = sorted(client.search(["ALL"]))[-import_last:] if import_last > 0 else []
         mailbox = _save(server, credentials, email, uidvalidity, highest, import_last)

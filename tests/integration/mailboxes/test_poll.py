@@ -136,3 +136,16 @@ def test_a_message_over_the_size_limit_is_never_fetched(
     mailbox.refresh_from_db()
     assert mailbox.last_uid == 4
     assert sum("over the" in r.getMessage() for r in caplog.records) == 2
+
+
+@pytest.mark.parametrize("status", [{}, {b"UIDVALIDITY": b"garbage"}, {b"UIDVALIDITY": 0}])
+def test_a_folder_without_a_usable_uidvalidity_is_a_protocol_error(
+    status: dict[bytes, object],
+) -> None:
+    from postdesk.mailboxes.connect import ConnectError, Server, uidvalidity_of
+
+    server = Server(host="imap.example.com", port=993, tls="ssl", username="help")
+    with pytest.raises(ConnectError, match="no usable UIDVALIDITY") as raised:
+        uidvalidity_of(server, status)
+    assert raised.value.reason == "protocol"
+    assert uidvalidity_of(server, {b"UIDVALIDITY": 7}) == 7
