@@ -86,11 +86,11 @@ def apply_report(report: Report, *, spf: bool = True, dkim: bool = True) -> None
 
 
 def _apply_dkim(domain: str, selectors: list[dict[str, Any]]) -> None:
-    held = set(DkimKey.objects.filter(domain=domain).values_list("selector", flat=True))
     # Failures first, then verifications oldest to newest: the last verified key signs.
+    # Selectors Postdesk no longer holds (removed since the check) are left out.
     order = [key.selector for key in expected_keys(domain)]
     checked = sorted(
-        (s for s in selectors if s["name"] in held),
+        (s for s in selectors if s["name"] in order),
         key=lambda s: (s["status"] == "verified", order.index(s["name"])),
     )
     for selector in checked:
