@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
@@ -180,7 +181,10 @@ def _spool(mailbox: Mailbox, uidvalidity: int, uid: int, raw: bytes, peer_ip: st
 def poll_mailbox(mailbox: Mailbox) -> int:
     """One poll of one mailbox; returns how many mails were spooled. Never raises: a failure
     is logged and kept in ``last_error`` until a poll succeeds."""
-    holder = f"{socket.gethostname()}-{os.getpid()}"
+    # Per thread: an IDLE watcher, a worker and a "Check now" request may share a process,
+    # and a holder may re-take its own lease, so a per-process holder would let two polls
+    # of one mailbox run at once (and the first to finish release the other's lease).
+    holder = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
     lease = lease_name(mailbox.pk)
     if not leases.acquire(lease, holder, LEASE_TTL):
         return 0  # another worker is reading this mailbox right now
