@@ -13,7 +13,7 @@ rebuilt (line ends made CRLF, as dkimpy expects) when a signature needs it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from postdesk.mail.addresses import parse_address_list
@@ -31,20 +31,17 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 class RawMail:
     headers: list[list[bytes]]
     _body_part: bytes
-    _by_name: dict[bytes, list[bytes]] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        for name, value in self.headers:
-            self._by_name.setdefault(name.lower(), []).append(value)
 
     def values(self, name: str) -> list[str]:
         """The values of the header fields called ``name``, top first, unfolded, as text.
 
         Bytes that are not UTF-8 stay as surrogate escapes (``charsets.decode_8bit_header``
         understands them)."""
+        wanted = name.lower().encode("ascii")
         return [
             _FOLD.sub("", value.decode("utf-8", "surrogateescape")).strip()
-            for value in self._by_name.get(name.lower().encode("ascii"), [])
+            for field_name, value in self.headers
+            if field_name.lower() == wanted
         ]
 
     @cached_property
