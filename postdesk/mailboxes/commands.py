@@ -71,17 +71,16 @@ def _read_secret(path: str) -> str | None:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from postdesk.mailboxes.connect import ConnectError, Credentials, Server, default_port
+    from postdesk.mailboxes.connect import ConnectError, Credentials
     from postdesk.mailboxes.models import SecretKind
-    from postdesk.mailboxes.setup import SetupError, add_mailbox, address_for
+    from postdesk.mailboxes.setup import SetupError, add_mailbox, address_for, server_for
 
-    port = args.port if args.port is not None else default_port(args.tls)
-    if not 0 < port < 65536:
-        return _usage_error(f"--port {port} is not a TCP port")
+    try:
+        server = server_for(args.host, args.port, args.tls, args.username, args.folder)
+    except SetupError as exc:
+        return _usage_error(str(exc))
     if args.import_last < 0:
         return _usage_error("--import-last must be 0 or more")
-    if not args.host.strip() or not args.username or not args.folder:
-        return _usage_error("--host, --username and --folder may not be empty")
     path = args.password_file or args.oauth2_token_file
     kind = SecretKind.PASSWORD if args.password_file else SecretKind.OAUTH2
     secret = _read_secret(path)
@@ -91,9 +90,6 @@ def cmd_add(args: argparse.Namespace) -> int:
         email = address_for(args.username, args.address)
     except SetupError as exc:
         return _usage_error(str(exc))
-    server = Server(
-        host=args.host.strip(), port=port, tls=args.tls, username=args.username, folder=args.folder
-    )
     if args.tls == "none":
         print(
             "postdesk mailbox add: warning: --tls none sends the secret unencrypted",

@@ -13,9 +13,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from postdesk.mailboxes.connect import Server, default_port
+from postdesk.mailboxes.connect import Server
 from postdesk.mailboxes.models import TlsMode
-from postdesk.mailboxes.setup import SetupError, address_for
+from postdesk.mailboxes.setup import SetupError, address_for, server_for
 
 # The most messages the form imports on connect: each is spooled while the admin waits.
 MAX_IMPORT_LAST = 500
@@ -85,9 +85,6 @@ class MailboxForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
-    def clean_host(self) -> str:
-        return str(self.cleaned_data["host"]).strip()
-
     def clean_import_last(self) -> int:
         value = self.cleaned_data.get("import_last")
         return 0 if value is None else int(value)
@@ -115,11 +112,4 @@ class MailboxForm(forms.Form):
     def server(self) -> Server:
         """The server of the valid form, with the port its encryption implies when empty."""
         data = self.cleaned_data
-        port = data["port"] if data.get("port") is not None else default_port(data["tls"])
-        return Server(
-            host=data["host"],
-            port=port,
-            tls=data["tls"],
-            username=data["username"],
-            folder=data["folder"],
-        )
+        return server_for(data["host"], data["port"], data["tls"], data["username"], data["folder"])

@@ -33,6 +33,7 @@ from postdesk.mailboxes.connect import (
     ConnectError,
     Credentials,
     Server,
+    default_port,
     select,
     session,
     uidvalidity_of,
@@ -59,6 +60,19 @@ _PROVIDERS = {
     "outlook.office365.com": Provider.MICROSOFT,
     "imap-mail.outlook.com": Provider.MICROSOFT,
 }
+
+
+def server_for(host: str, port: int | None, tls: str, username: str, folder: str) -> Server:
+    """The server to connect to, from what an admin typed (the command's flags or the Admin
+    Center's form): the host stripped, the port its encryption implies when none is given.
+    ``SetupError`` for values no server could take."""
+    host = host.strip()
+    port = port if port is not None else default_port(tls)
+    if not 0 < port < 65536:
+        raise SetupError(f"port {port} is not a TCP port")
+    if not host or not username or not folder:
+        raise SetupError("the host, username and folder may not be empty")
+    return Server(host=host, port=port, tls=tls, username=username, folder=folder)
 
 
 def address_for(username: str, address: str | None) -> str:
