@@ -41,6 +41,12 @@ def normalize_domain(value: str) -> str:
     return domain
 
 
+def domain_of(address: str) -> str:
+    """The normalised domain after the last ``@`` of ``address`` (all of it without one, so a
+    bare domain is its own domain), or "" when that is no domain name."""
+    return normalize_domain(address.rpartition("@")[2])
+
+
 def organizational_domain(domain: str) -> str:
     """The registrable domain of a normalised ``domain`` (itself when it is a suffix)."""
     labels = domain.split(".")

@@ -14,7 +14,7 @@ from typing import Any
 
 import authres
 
-from .domains import aligned, normalize_domain
+from .domains import aligned, domain_of
 
 _AAR_INSTANCE = re.compile(r"\s*i\s*=\s*\d+\s*;", re.IGNORECASE)
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -64,10 +64,6 @@ def parse_report(value: str) -> Report | None:
     return Report(str(header.authserv_id).lower(), methods)
 
 
-def _domain(value: str) -> str:
-    return normalize_domain(value.rpartition("@")[2])
-
-
 def aligned_pass(
     report: Report, from_domain: str, *, strict_dkim: bool, strict_spf: bool, use_spf: bool
 ) -> str:
@@ -78,17 +74,17 @@ def aligned_pass(
     ``smtp.mailfrom`` domain aligns."""
     passes = [method for method in report.methods if method.result == "pass"]
     for method in passes:
-        from_header = _domain(method.properties.get("header.from", ""))
+        from_header = domain_of(method.properties.get("header.from", ""))
         if method.method == "dmarc" and from_header == from_domain:
             return f"DMARC pass for {from_domain}"
     for method in passes:
         props = method.properties
         if method.method == "dkim":
-            domain = _domain(props.get("header.d", "")) or _domain(props.get("header.i", ""))
+            domain = domain_of(props.get("header.d", "")) or domain_of(props.get("header.i", ""))
             if domain and aligned(domain, from_domain, strict=strict_dkim):
                 return f"an aligned DKIM pass for {domain}"
         elif method.method == "spf" and use_spf:
-            domain = _domain(props.get("smtp.mailfrom", ""))
+            domain = domain_of(props.get("smtp.mailfrom", ""))
             if domain and aligned(domain, from_domain, strict=strict_spf):
                 return f"an aligned SPF pass for {domain}"
     return ""

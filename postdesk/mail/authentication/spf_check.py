@@ -18,7 +18,7 @@ import spf
 
 from postdesk.dns.resolver import Lookup, LookupFailed
 
-from .domains import normalize_domain
+from .domains import domain_of, normalize_domain
 
 RESULTS: Final = frozenset(
     {"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"}
@@ -83,15 +83,11 @@ class _Query(spf.query):  # type: ignore[misc]
         return list(values)
 
 
-def _domain_of(sender: str) -> str:
-    return normalize_domain(sender.strip().strip("<>").rpartition("@")[2])
-
-
 def check_spf(ip: str, mail_from: str, helo: str, lookup: Lookup) -> SpfCheck:
     """The SPF result for ``mail_from`` (``postmaster@helo`` for the null sender)."""
     sender = mail_from.strip().strip("<>").strip()
     helo = helo.strip()
-    domain = _domain_of(sender) if sender else normalize_domain(helo)
+    domain = domain_of(sender) if sender else normalize_domain(helo)
     if not domain:
         what = "envelope sender" if sender else "HELO name"
         return SpfCheck("none", "", f"no domain in the {what} to check")
