@@ -10,9 +10,9 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from postdesk.dns.resolver import LookupFailed
 from postdesk.mail.authentication import Connection, Trust
 from tests.dkim_keys import rsa_key
+from tests.unit.dns.table import TableLookup
 from tests.unit.mail.conftest import build_raw_mail
 
 DIRECT = Connection(client_ip="192.0.2.10", helo="mx.example.com", mail_from="bob@example.com")
@@ -78,24 +78,6 @@ def arc_seal(
     )
     assert arc_set, "dkimpy found no Authentication-Results to seal"
     return b"".join(arc_set) + with_ar
-
-
-class TableLookup:
-    """A Lookup answered from ``{"name": {"TXT": [...], "A": [...]}}``; names in ``failing``
-    raise LookupFailed as a timed-out server would. Every question is kept in ``asked``."""
-
-    def __init__(
-        self, records: Mapping[str, Mapping[str, Sequence[str]]], failing: Iterable[str] = ()
-    ) -> None:
-        self.records = dict(records)
-        self.failing = set(failing)
-        self.asked: list[tuple[str, str]] = []
-
-    def __call__(self, name: str, record_type: str) -> list[str]:
-        self.asked.append((name, record_type))
-        if name in self.failing:
-            raise LookupFailed(name, record_type, "no answer in time")
-        return list(self.records.get(name, {}).get(record_type, []))
 
 
 def dns(
