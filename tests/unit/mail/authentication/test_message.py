@@ -104,3 +104,25 @@ def test_the_from_domain_is_encoded_as_the_sending_domain_check_encodes_it() -> 
     # IDNA 2008, as postdesk.dns.names: "ß" is its own letter, not "ss" as in IDNA 2003.
     result = evaluate(mail(sender="a@faß.example"), Connection(), Trust(), dns())
     assert result.from_domain == "xn--fa-hia.example"
+
+
+HOSTILE = {
+    "unclosed comments": b"From: " + b"(" * 50_000 + b"a@example.com\r\n\r\nx",
+    "quotes": b"From: " + b'"' * 50_000 + b"\r\n\r\nx",
+    "angle brackets": b"From: " + b"<" * 50_000 + b"a@example.com\r\n\r\nx",
+    "bad encoded word": b"From: =?utf-8?q?" + b"=FF" * 20_000 + b"?= <a@example.com>\r\n\r\nx",
+    "address literal": b"From: a@[192.0.2.1]\r\n\r\nx",
+    "huge seal instance": b"ARC-Seal: i=" + b"9" * 10_000 + b"; d=x.example\r\n"
+    b"From: a@example.com\r\n\r\nx",
+    "many signatures": b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel; h=from;"
+    b" bh=AAAA; b=AAAA\r\n" * 5_000 + b"From: a@example.com\r\n\r\nx",
+    "nested results": b"Authentication-Results: x.example; " + b"(" * 20_000 + b"\r\n"
+    b"From: a@example.com\r\n\r\nx",
+}
+
+
+@pytest.mark.parametrize("raw", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_headers_never_raise(raw: bytes) -> None:
+    trust = Trust(arc_sealers=frozenset({"x.example"}), authserv_ids=frozenset({"x.example"}))
+    result = evaluate(raw, DIRECT, trust, dns(key_record("example.com")))
+    assert result.verdict in ("fail", "temperror")
