@@ -120,3 +120,12 @@ def test_a_failing_lookup_is_unknown() -> None:
 def test_parse_tags() -> None:
     assert parse_tags("v=DKIM1; k=rsa; p=abc;") == {"v": "DKIM1", "k": "rsa", "p": "abc"}
     assert parse_tags("nonsense") is None
+
+
+def test_a_cname_loop_is_one_question_each_and_a_failure() -> None:
+    # The check follows one CNAME itself; a resolver gives up on longer chains (a loop
+    # included) with an error, which is a failed lookup, not a hang.
+    lookup = TableLookup({NAME1: {"CNAME": [NAME1]}})
+    result = check_dkim("mycompany.test", [RSA1], lookup, default_selector="postdesk1")
+    assert result.status == "failed"
+    assert lookup.asked == [(NAME1, "CNAME"), (NAME1, "TXT")]
